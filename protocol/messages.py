@@ -1,0 +1,96 @@
+"""Federation messages: addressed, fresh, one-shot requests and their replies.
+
+A request is an envelope addressed (``aud``) to the node it is sent to; the
+reply is an envelope addressed to the requester whose body names the
+request's message id in ``reply_to``, so a reply cannot be replayed against
+another request. Records travel inside messages as their exact envelope bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from .envelope import Envelope
+from .errors import InvalidMessage, UnknownType
+from .schema import Body, Hash32, parse
+
+MAX_BATCH = 1000
+MAX_RECORD_BYTES = 64 * 1024
+
+RecordBytes = Annotated[bytes, Field(min_length=1, max_length=MAX_RECORD_BYTES)]
+Cursor = Annotated[int, Field(ge=0, lt=2**63)]
+
+
+class Hello(Body):
+    """Handshake: the sender's current signed descriptor."""
+
+    descriptor: RecordBytes
+
+
+class HelloReply(Body):
+    reply_to: Hash32
+    descriptor: RecordBytes
+
+
+class ChangesRequest(Body):
+    """Ask for the records a node holds that changed after ``since`` (its own cursor)."""
+
+    since: Cursor
+    limit: Annotated[int, Field(ge=1, le=MAX_BATCH)]
+
+
+class ChangesReply(Body):
+    reply_to: Hash32
+    records: Annotated[tuple[RecordBytes, ...], Field(max_length=MAX_BATCH)]
+    next: Cursor  # pass as ``since`` to continue
+    more: bool
+
+
+class PushRequest(Body):
+    """Offer signed records (the sender's own or relayed) to a peer."""
+
+    records: Annotated[tuple[RecordBytes, ...], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class Rejection(Body):
+    index: Annotated[int, Field(ge=0, lt=MAX_BATCH)]
+    code: Annotated[str, Field(max_length=32)]
+    message: Annotated[str, Field(max_length=500)]
+
+
+class PushReply(Body):
+    reply_to: Hash32
+    stored: Annotated[int, Field(ge=0, le=MAX_BATCH)]  # newer than what the peer held
+    unchanged: Annotated[int, Field(ge=0, le=MAX_BATCH)]  # already held, or older
+    rejected: Annotated[tuple[Rejection, ...], Field(max_length=MAX_BATCH)]
+
+
+MESSAGE_TYPES: dict[str, type[Body]] = {
+    "hello": Hello,
+    "hello-reply": HelloReply,
+    "changes": ChangesRequest,
+    "changes-reply": ChangesReply,
+    "push": PushRequest,
+    "push-reply": PushReply,
+}
+
+REPLY_TYPES: dict[str, str] = {"hello": "hello-reply", "changes": "changes-reply", "push": "push-reply"}
+
+
+def parse_message(envelope: Envelope, expected_type: str) -> Any:
+    """Validate an envelope's body as the message type an endpoint expects."""
+    if envelope.type != expected_type:
+        if envelope.type not in MESSAGE_TYPES:
+            raise UnknownType(f"unknown message type {envelope.type!r}", expected=expected_type)
+        raise InvalidMessage(f"expected a {expected_type!r} message, got {envelope.type!r}")
+    return parse(MESSAGE_TYPES[expected_type], dict(envelope.body))
+
+
+def parse_reply(envelope: Envelope, request: Envelope) -> Any:
+    """Validate a reply: the right type, and bound to ``request`` by ``reply_to``."""
+    body = parse_message(envelope, REPLY_TYPES[request.type])
+    if body.reply_to != request.message_id:
+        raise InvalidMessage("reply does not answer our request (reply_to mismatch)")
+    return body

@@ -1,0 +1,194 @@
+"""Catalogue records: what an association publishes to the federation.
+
+A record is a signed envelope whose payload type ``t`` is one of
+``RECORD_TYPES`` and whose ``body`` has an ``id`` chosen by its author. The
+pair (issuer, id) names the record; each signed version is dated by the
+payload's ``iat`` and the newest wins, ties broken by the larger message id,
+so every node converges on the same version whatever order versions arrive
+in. A tombstone is a version that carries no content: it supersedes what came
+before and cannot be undone by an older version.
+
+Records describe what the *association* offers or needs: no field is meant
+for a person's name, email or phone (GDPR; see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from .envelope import Envelope, check_fresh, FreshnessWindow
+from .errors import InvalidMessage, UnknownType
+from .schema import Body, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
+
+DESCRIPTOR_ID = "node"
+
+
+class ResourceKind(str, Enum):
+    EQUIPMENT = "equipment"
+    VEHICLE = "vehicle"
+    SPACE = "space"
+    SKILL = "skill"
+    OTHER = "other"
+
+
+class Visibility(str, Enum):
+    PUBLIC = "public"  # served to peers and relayed
+    PRIVATE = "private"  # kept on the node: listed locally, never served
+
+
+Kind = Annotated[str, Field(pattern=r"^(equipment|vehicle|space|skill|other)$")]
+VisibilityName = Annotated[str, Field(pattern=r"^(public|private)$")]
+
+
+class ResourceBody(Body):
+    """An EconomicResource the association can lend or share (ValueFlows)."""
+
+    id: RecordId
+    kind: Kind
+    title: ShortText
+    description: LongText | None = None
+    category: Label | None = None
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
+    unit: Unit | None = None
+    location: Location | None = None
+    visibility: VisibilityName | None = None
+    conditions: LongText | None = None
+    replacement_value: Money | None = None
+
+
+class IntentBody(Body):
+    """An offer or a need (a ValueFlows Intent) published by the association."""
+
+    id: RecordId
+    kind: Kind
+    title: ShortText
+    description: LongText | None = None
+    category: Label | None = None
+    resource: RecordId | None = None  # one of the author's own resources, when it is about one
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
+    unit: Unit | None = None
+    location: Location | None = None
+    valid_until: Millis | None = None
+    visibility: VisibilityName | None = None
+
+
+class TombstoneBody(Body):
+    """The deletion of a record: it names the record and nothing else."""
+
+    id: RecordId
+
+
+class KeyEntry(Body):
+    key: NodeId  # an Ed25519 public key, in node-id form
+    since: Millis
+    until: Millis | None = None
+
+
+class DescriptorBody(Body):
+    """Who a node is and how to reach it: the association, not its people."""
+
+    id: Annotated[str, Field(pattern=f"^{DESCRIPTOR_ID}$")]
+    name: ShortText
+    description: LongText | None = None
+    territory: Label | None = None
+    location: Location | None = None
+    contact: Annotated[str, Field(max_length=200)] | None = None  # the association's public contact
+    endpoints: Annotated[tuple[Url, ...], Field(max_length=8)]
+    protocols: Annotated[tuple[Annotated[int, Field(ge=1, le=1000)], ...], Field(min_length=1, max_length=8)]
+    keys: Annotated[tuple[KeyEntry, ...], Field(min_length=1, max_length=16)]
+
+
+RECORD_TYPES: dict[str, type[Body]] = {
+    "descriptor": DescriptorBody,
+    "resource": ResourceBody,
+    "offer": IntentBody,
+    "need": IntentBody,
+    "tombstone": TombstoneBody,
+}
+
+# Records may be dated a little ahead of our clock (skew), never far ahead.
+RECORD_FUTURE_MS = FreshnessWindow().future_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A verified record: its envelope plus the validated body."""
+
+    envelope: Envelope
+    body: Any
+
+    @property
+    def author(self) -> str:
+        return self.envelope.issuer
+
+    @property
+    def record_id(self) -> str:
+        return self.body.id
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def version(self) -> tuple[int, bytes]:
+        return version_of(self.envelope)
+
+    @property
+    def is_public(self) -> bool:
+        return getattr(self.body, "visibility", None) != Visibility.PRIVATE.value
+
+
+def version_of(envelope: Envelope) -> tuple[int, bytes]:
+    """The total order of a record's versions: issue time, then message id."""
+    return (envelope.issued_at, envelope.message_id)
+
+
+def supersedes(candidate: tuple[int, bytes], current: tuple[int, bytes]) -> bool:
+    """True when a version ``candidate`` replaces ``current`` (strictly newer)."""
+    return candidate > current
+
+
+def parse_record(envelope: Envelope, *, now_ms: int, future_ms: int = RECORD_FUTURE_MS) -> Record:
+    """Validate a verified envelope as a catalogue record.
+
+    Raises UnknownType for a type that is not a record, InvalidMessage for a
+    bad body or a record addressed to an audience, Stale for a record dated in
+    the future beyond the allowed skew.
+    """
+    model = RECORD_TYPES.get(envelope.type)
+    if model is None:
+        raise UnknownType(f"not a record type: {envelope.type!r}", known=sorted(RECORD_TYPES))
+    if "aud" in envelope.payload:
+        raise InvalidMessage("records are public documents and carry no audience")
+    if envelope.issued_at - now_ms > future_ms:
+        check_fresh(envelope.issued_at, now_ms=now_ms, window=FreshnessWindow(past_ms=2**62, future_ms=future_ms))
+    return Record(envelope, parse(model, dict(envelope.body)))
+
+
+def descriptor_endpoints(record: Record) -> tuple[str, ...]:
+    if record.type != "descriptor":
+        raise InvalidMessage("not a node descriptor")
+    return tuple(record.body.endpoints)
+
+
+__all__ = [
+    "DESCRIPTOR_ID",
+    "DescriptorBody",
+    "Hash32",
+    "IntentBody",
+    "KeyEntry",
+    "RECORD_TYPES",
+    "Record",
+    "ResourceBody",
+    "ResourceKind",
+    "TombstoneBody",
+    "Visibility",
+    "descriptor_endpoints",
+    "parse_record",
+    "supersedes",
+    "version_of",
+]

@@ -1,0 +1,246 @@
+"""Catalogue records: bulk ingest of verified versions, the change feed, search.
+
+Ingest is the hot path of replication: it goes through SQLAlchemy Core with
+one round trip per step (read current versions, allocate sequence numbers,
+insert, update), never row by row through the ORM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
+from sqlmodel import Session
+
+from protocol import Record, decode, supersedes
+
+from .counters import allocate
+from .models import CatalogueRecord
+from .text import fold, words
+
+T = CatalogueRecord.__table__
+SEARCHABLE_TYPES = ("resource", "offer", "need")
+KM_PER_DEGREE = 111.32
+_SEARCH_FIELDS = ("title", "description", "category", "conditions", "unit")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int  # versions newer than what we held (new records included)
+    unchanged: int  # versions we already held, or older ones
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    records: list[bytes]
+    next: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    author: str
+    author_name: str
+    record_id: str
+    rtype: str
+    body: dict[str, Any]
+    issued_at: int
+    score: int
+    distance_km: float | None
+
+
+def _row(record: Record, seq: int, now_ms: int) -> dict[str, Any]:
+    body = record.body
+    envelope = record.envelope
+    row: dict[str, Any] = {
+        "author": record.author,
+        "record_id": record.record_id,
+        "rtype": record.type,
+        "issued_at": envelope.issued_at,
+        "message_id": envelope.message_id,
+        "envelope": envelope.raw,
+        "seq": seq,
+        "public": record.is_public,
+        "kind": getattr(body, "kind", None),
+        "title": getattr(body, "title", None) or getattr(body, "name", None) or "",
+        "search_text": " ".join(fold(str(v)) for f in _SEARCH_FIELDS if (v := getattr(body, f, None))),
+        "lat": None,
+        "lon": None,
+        "received_ms": now_ms,
+    }
+    location = getattr(body, "location", None)
+    if location is not None:
+        row["lat"], row["lon"] = location.lat, location.lon
+    return row
+
+
+def ingest(session: Session, records: Sequence[Record], *, now_ms: int) -> IngestResult:
+    """Store each record version that is newer than the one we hold, in the caller's transaction."""
+    newest: dict[tuple[str, str], Record] = {}
+    for record in records:
+        key = (record.author, record.record_id)
+        held = newest.get(key)
+        if held is None or supersedes(record.version, held.version):
+            newest[key] = record
+    if not newest:
+        return IngestResult(0, len(records))
+    current = {
+        (author, record_id): (issued_at, message_id)
+        for author, record_id, issued_at, message_id in session.execute(
+            select(T.c.author, T.c.record_id, T.c.issued_at, T.c.message_id).where(
+                tuple_(T.c.author, T.c.record_id).in_(list(newest))
+            )
+        )
+    }
+    fresh = [r for k, r in newest.items() if k not in current]
+    newer = [r for k, r in newest.items() if k in current and supersedes(r.version, current[k])]
+    winners = fresh + newer
+    if not winners:
+        return IngestResult(0, len(records))
+    first_seq = allocate(session, "records", len(winners))
+    rows = [_row(r, first_seq + i, now_ms) for i, r in enumerate(winners)]
+    if fresh:
+        session.execute(insert(T), rows[: len(fresh)])
+    if newer:
+        session.execute(
+            update(T)
+            .where(and_(T.c.author == bindparam("b_author"), T.c.record_id == bindparam("b_record_id")))
+            .values({c: bindparam(c) for c in rows[0] if c not in ("author", "record_id")}),
+            [{**row, "b_author": row["author"], "b_record_id": row["record_id"]} for row in rows[len(fresh) :]],
+        )
+    return IngestResult(len(winners), len(records) - len(winners))
+
+
+def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -> ChangePage:
+    """Public record versions with a sequence number above ``since``, in order, bounded in count and bytes."""
+    rows = session.execute(
+        select(T.c.seq, T.c.envelope).where(T.c.seq > since, T.c.public).order_by(T.c.seq).limit(limit + 1)
+    ).all()
+    page: list[bytes] = []
+    size = 0
+    cursor = since
+    for seq, envelope in rows[:limit]:
+        if page and size + len(envelope) > max_bytes:
+            return ChangePage(page, cursor, True)
+        page.append(envelope)
+        size += len(envelope)
+        cursor = seq
+    return ChangePage(page, cursor, len(rows) > limit)
+
+
+def get(session: Session, author: str, record_id: str) -> CatalogueRecord | None:
+    return session.get(CatalogueRecord, (author, record_id))
+
+
+def list_by_author(session: Session, author: str, *, include_tombstones: bool = False) -> list[CatalogueRecord]:
+    stmt = select(CatalogueRecord).where(CatalogueRecord.author == author)
+    if not include_tombstones:
+        stmt = stmt.where(CatalogueRecord.rtype != "tombstone")
+    return list(session.scalars(stmt.order_by(CatalogueRecord.record_id)))
+
+
+def count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(T)) or 0)
+
+
+def body_of(envelope: bytes) -> dict[str, Any]:
+    """The body of a stored envelope (it was verified when it was ingested)."""
+    return dict(decode(decode(envelope)["p"])["body"])
+
+
+def author_names(session: Session, authors: Iterable[str]) -> dict[str, str]:
+    """Association names from the authors' signed descriptors."""
+    authors = list(set(authors))
+    if not authors:
+        return {}
+    rows = session.execute(
+        select(T.c.author, T.c.title).where(T.c.rtype == "descriptor", T.c.author.in_(authors))
+    )
+    return {author: title for author, title in rows}
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    kind: str | None = None,
+    near: tuple[int, int] | None = None,
+    radius_km: float | None = None,
+    limit: int = 50,
+    candidates: int = 2000,
+) -> list[SearchHit]:
+    """Full-text search over resources, offers and needs, accent-folded and ranked.
+
+    Every query word must occur (as a word prefix or inside a word); words found
+    in the title weigh more. ``near`` is (lat, lon) in micro-degrees; with
+    ``radius_km`` only records within that distance are kept, nearest first on ties.
+    """
+    terms = words(query)
+    stmt = select(CatalogueRecord).where(CatalogueRecord.rtype.in_(SEARCHABLE_TYPES))
+    for term in terms:
+        stmt = stmt.where(CatalogueRecord.search_text.like(f"%{term}%"))
+    if kind:
+        stmt = stmt.where(CatalogueRecord.kind == kind)
+    if near is not None and radius_km is not None:
+        lat, lon = near
+        dlat = radius_km / KM_PER_DEGREE * 1e6
+        dlon = dlat / max(math.cos(math.radians(lat / 1e6)), 0.01)
+        stmt = stmt.where(
+            CatalogueRecord.lat.between(int(lat - dlat), int(lat + dlat)),  # type: ignore[union-attr]
+            CatalogueRecord.lon.between(int(lon - dlon), int(lon + dlon)),  # type: ignore[union-attr]
+        )
+    rows = list(session.scalars(stmt.order_by(CatalogueRecord.issued_at.desc()).limit(candidates)))  # type: ignore[attr-defined]
+    names = author_names(session, (r.author for r in rows))
+    hits: list[SearchHit] = []
+    for row in rows:
+        distance = None
+        if near is not None and row.lat is not None and row.lon is not None:
+            distance = haversine_km(near, (row.lat, row.lon))
+            if radius_km is not None and distance > radius_km:
+                continue
+        elif radius_km is not None:
+            continue
+        hits.append(
+            SearchHit(
+                author=row.author,
+                author_name=names.get(row.author, ""),
+                record_id=row.record_id,
+                rtype=row.rtype,
+                body=body_of(row.envelope),
+                issued_at=row.issued_at,
+                score=_score(terms, fold(row.title), row.search_text),
+                distance_km=distance,
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.distance_km if h.distance_km is not None else math.inf, -h.issued_at))
+    return hits[:limit]
+
+
+def _score(terms: list[str], title: str, text: str) -> int:
+    title_words = title.split()
+    text_words = text.split()
+    score = 0
+    for term in terms:
+        if term in title_words:
+            score += 4
+        elif any(w.startswith(term) for w in title_words):
+            score += 3
+        elif term in text_words:
+            score += 2
+        else:
+            score += 1
+    if len(terms) > 1 and " ".join(terms) in title:
+        score += 2
+    return score
+
+
+def haversine_km(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Great-circle distance between two (lat, lon) points given in micro-degrees."""
+    lat1, lon1, lat2, lon2 = (math.radians(v / 1e6) for v in (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
