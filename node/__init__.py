@@ -1,0 +1,1 @@
+"""Maillage node: everything that does I/O (HTTP server and client, discovery, sync, CLI)."""

@@ -1,0 +1,276 @@
+"""The local API for the association's own operators: JSON over HTTP, bearer token.
+
+It is how the CLI (and later the web pages) act on the node. It never speaks
+for peers: federation endpoints stay signature-only, under /fed/v1.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from protocol import RECORD_TYPES, InvalidMessage, ProtocolError, TooLarge, fingerprint
+from protocol.schema import parse
+
+from storage import peers, records, session
+
+from . import catalogue
+from .clock import now_ms
+from .config import ConfigError, Seed
+from .federation import read_body
+from .openapi import OPENAPI
+from .runtime import NODE
+
+API_PREFIX = "/api/v1"
+MAX_JSON_BYTES = 256 * 1024
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+def _error(error: ProtocolError) -> web.Response:
+    return _json(error.to_wire(), status=error.http_status)
+
+
+@web.middleware
+async def api_guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Bearer-token check and typed JSON errors for every API route."""
+    if request.path != f"{API_PREFIX}/openapi.json":
+        node = request.config_dict[NODE]
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {node.token}".encode()):
+            return _json({"code": "forbidden", "message": "missing or wrong API token"}, status=401)
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        return _error(exc)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await read_body(request, MAX_JSON_BYTES)
+    try:
+        data = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("body must be a JSON object")
+    return data
+
+
+def _record_json(row: Any) -> dict[str, Any]:
+    return {
+        "author": row.author,
+        "id": row.record_id,
+        "type": row.rtype,
+        "issued_at": row.issued_at,
+        "message_id": row.message_id.hex(),
+        "public": row.public,
+        "body": records.body_of(row.envelope),
+    }
+
+
+async def node_info(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+
+    def read() -> dict[str, Any]:
+        with session(node.engine) as s:
+            own = len(records.list_by_author(s, node.node_id))
+            return {"records": records.count(s), "own_records": own, "peers": len(peers.list_all(s))}
+
+    counts = await node.run(read)
+    return _json(
+        {
+            "node_id": node.node_id,
+            "fingerprint": fingerprint(node.node_id),
+            "name": node.config.name,
+            "url": node.config.advertised_url,
+            **counts,
+        }
+    )
+
+
+async def list_peers(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+
+    def read() -> list[dict[str, Any]]:
+        with session(node.engine) as s:
+            return [_peer_json(p) for p in peers.list_all(s)]
+
+    return _json({"peers": await node.run(read)})
+
+
+def _peer_json(p: peers.PeerView) -> dict[str, Any]:
+    return {field: getattr(p, field) for field in p.__slots__}  # type: ignore[attr-defined]
+
+
+async def add_peer(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    data = await _json_body(request)
+    try:
+        seed = Seed.parse(str(data.get("seed", "")))
+    except ConfigError as exc:
+        raise InvalidMessage(str(exc)) from None
+
+    def commit() -> None:
+        with session(node.engine) as s, s.begin():
+            peers.upsert(s, seed.node_id, addresses=[seed.url], source="seed", now_ms=now_ms())
+
+    await node.run(commit)
+    node.sync_now.set()
+    return _json({"added": str(seed)}, status=201)
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    """Run one sync round now and report it (the background loop keeps its own pace)."""
+    report = await request.config_dict[NODE].sync_round()
+    return _json(
+        {
+            "contacted": report.contacted,
+            "failed": report.failed,
+            "refused": report.refused,
+            "stored": report.stored,
+            "errors": report.errors,
+        }
+    )
+
+
+async def list_records(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    author = request.query.get("author", node.node_id)
+
+    def read() -> list[dict[str, Any]]:
+        with session(node.engine) as s:
+            return [_record_json(r) for r in records.list_by_author(s, author)]
+
+    return _json({"records": await node.run(read)})
+
+
+async def create_record(request: web.Request) -> web.Response:
+    """Publish a resource, offer or need: {"type": "resource", "body": {...}} (id optional)."""
+    node = request.config_dict[NODE]
+    data = await _json_body(request)
+    rtype = data.get("type", "resource")
+    if rtype not in catalogue.PUBLISHABLE_TYPES:
+        raise InvalidMessage(f"type must be one of {', '.join(catalogue.PUBLISHABLE_TYPES)}")
+    body = data.get("body")
+    if not isinstance(body, dict):
+        raise InvalidMessage('"body" must be an object')
+    body = {"id": body.get("id") or f"r-{secrets.token_hex(6)}", **{k: v for k, v in body.items() if k != "id"}}
+    parse(RECORD_TYPES[rtype], body)  # a clear error before anything is signed
+    record = await node.run(catalogue.publish, node.engine, node.key, rtype, body)
+    request.config_dict[NODE].push_soon([record.envelope.raw])
+    return _json(_created(record), status=201)
+
+
+def _created(record: Any) -> dict[str, Any]:
+    return {
+        "author": record.author,
+        "id": record.record_id,
+        "type": record.type,
+        "issued_at": record.envelope.issued_at,
+        "message_id": record.envelope.message_id.hex(),
+    }
+
+
+async def delete_record(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    record = await node.run(catalogue.delete, node.engine, node.key, request.match_info["record_id"])
+    request.config_dict[NODE].push_soon([record.envelope.raw])
+    return _json(_created(record))
+
+
+async def import_inventory(request: web.Request) -> web.Response:
+    """Import an inventory CSV: good rows are published, each bad row is reported with its line."""
+    from .inventory import parse_inventory
+
+    node = request.config_dict[NODE]
+    data = await read_body(request, MAX_IMPORT_BYTES)
+    result = parse_inventory(data)
+    published = await node.run(catalogue.publish_many, node.engine, node.key, "resource", result.bodies)
+    request.config_dict[NODE].push_soon([r.envelope.raw for r in published])
+    return _json(
+        {
+            "published": len(published),
+            "ids": [r.record_id for r in published],
+            "errors": [{"line": e.line, "reason": e.reason} for e in result.errors],
+        },
+        status=200,
+    )
+
+
+def parse_near(text: str) -> tuple[int, int]:
+    """"45.76,4.83" (decimal degrees) → micro-degrees, exactly (no float)."""
+    try:
+        lat_text, lon_text = text.split(",")
+        lat, lon = (int((Decimal(v.strip()) * 1_000_000).to_integral_value()) for v in (lat_text, lon_text))
+    except (ValueError, InvalidOperation):
+        raise InvalidMessage("near must be LAT,LON in decimal degrees, e.g. 45.76,4.83") from None
+    if not (-90_000_000 <= lat <= 90_000_000 and -180_000_000 <= lon <= 180_000_000):
+        raise InvalidMessage("near is outside the globe")
+    return lat, lon
+
+
+async def search(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    query = request.query.get("q", "")
+    kind = request.query.get("kind") or None
+    near = parse_near(request.query["near"]) if request.query.get("near") else None
+    try:
+        km = float(request.query["km"]) if request.query.get("km") else None
+        limit = min(int(request.query.get("limit", "50")), 500)
+    except ValueError:
+        raise InvalidMessage("km and limit must be numbers") from None
+    if km is not None and near is None:
+        raise InvalidMessage("km needs near=LAT,LON")
+    if len(query) > 200:
+        raise TooLarge("query longer than 200 characters")
+
+    def run() -> list[dict[str, Any]]:
+        with session(node.engine) as s:
+            hits = records.search(s, query, kind=kind, near=near, radius_km=km, limit=limit)
+        return [
+            {
+                "author": h.author,
+                "association": h.author_name,
+                "own": h.author == node.node_id,
+                "id": h.record_id,
+                "type": h.rtype,
+                "score": h.score,
+                "distance_km": None if h.distance_km is None else round(h.distance_km, 2),
+                "body": h.body,
+            }
+            for h in hits
+        ]
+
+    return _json({"results": await node.run(run)})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(OPENAPI)
+
+
+def create_app() -> web.Application:
+    app = web.Application(middlewares=[api_guard])
+    app.add_routes(
+        [
+            web.get("/openapi.json", openapi),
+            web.get("/node", node_info),
+            web.get("/peers", list_peers),
+            web.post("/peers", add_peer),
+            web.post("/sync", sync_now),
+            web.get("/records", list_records),
+            web.post("/records", create_record),
+            web.delete("/records/{record_id}", delete_record),
+            web.post("/import", import_inventory),
+            web.get("/search", search),
+        ]
+    )
+    return app
+

@@ -1,0 +1,157 @@
+"""create_app(config): the node's routes and resources, opened and closed in a visible order."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from storage import identity, make_engine, session, upgrade
+
+from . import api, catalogue, federation
+from .config import NodeConfig
+from .home import read_token
+from .peers import PeerClient
+from .runtime import NODE, Node
+from .sync import Synchronizer
+from .wire import FEDERATION_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The node cannot start: the message says what to fix."""
+
+
+def create_app(config: NodeConfig) -> web.Application:
+    app = web.Application()
+    app.cleanup_ctx.append(_open_node(config))
+    app.cleanup_ctx.append(_peer_client)
+    app.add_subapp(FEDERATION_PREFIX, federation.create_app())
+    app.add_subapp(api.API_PREFIX, api.create_app())
+    app.router.add_get("/", _index)
+    return app
+
+
+def _open_node(config: NodeConfig):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        key = identity.read_key_file(config.key_path)
+        engine = make_engine(config.database_url)
+        node = Node(config=config, key=key, engine=engine, token=read_token(config))
+        try:
+            await node.run(upgrade, engine)
+            await node.run(_check_identity, node)
+            await node.run(catalogue.publish_descriptor, engine, key, config)
+            app[NODE] = node
+            yield
+        finally:
+            await node.cancel_tasks()
+            node.executor.shutdown(wait=True)
+            engine.dispose()
+
+    return ctx
+
+
+def _check_identity(node: Node) -> None:
+    with session(node.engine) as s:
+        row = identity.get(s)
+    if row is None or row.node_id != node.node_id:
+        raise StartupError(f"the database at {node.config.database_url} belongs to another node than {node.config.key_path}")
+
+
+async def _peer_client(app: web.Application) -> AsyncIterator[None]:
+    node = app[NODE]
+    client = PeerClient(node.key, node.config)
+    await client.start()
+    node.synchronizer = Synchronizer(node, client)
+    await node.synchronizer.add_seeds()
+    if node.config.background_sync:
+        node.spawn(node.synchronizer.run_forever())
+    try:
+        yield
+    finally:
+        await node.cancel_tasks()
+        await client.close()
+
+
+async def _index(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    text = f"Maillage — {node.config.name}\nnœud {node.node_id}\nAPI : {api.API_PREFIX}/openapi.json\n"
+    return web.Response(text=text)
+
+
+@dataclass
+class RunningNode:
+    """A node serving HTTP; ``stop()`` closes everything it opened."""
+
+    config: NodeConfig
+    runner: web.AppRunner
+
+    @property
+    def node(self) -> Node:
+        return self.runner.app[NODE]
+
+    @property
+    def url(self) -> str:
+        return self.config.advertised_url
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        try:
+            self.config.runtime_path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def local_url(host: str, port: int) -> str:
+    """How a program on this machine reaches the node (a wildcard bind is reached on loopback)."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def start_node(config: NodeConfig) -> RunningNode:
+    """Bind (port 0 picks a free port), start the app, and write <home>/run.json for the CLI."""
+    sock = bind_socket(config.host, config.port)
+    config = config.with_bound_port(sock.getsockname()[1])
+    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    try:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+    except BaseException:
+        await runner.cleanup()
+        sock.close()
+        raise
+    running = RunningNode(config, runner)
+    runtime = {
+        "url": running.url,
+        "api_url": local_url(config.host, config.port),
+        "node_id": running.node.node_id,
+        "pid": os.getpid(),
+    }
+    tmp = config.runtime_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(runtime), "utf-8")
+    tmp.replace(config.runtime_path)
+    log.info("node %s listening on %s", running.node.node_id, running.url)
+    return running

@@ -1,0 +1,137 @@
+"""The node's catalogue operations, shared by the local API, the federation endpoints and sync.
+
+Functions here are synchronous (they run in the node's worker threads): they
+sign with the node's key, verify peers' records, and write through storage in
+one transaction each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from protocol import (
+    DESCRIPTOR_ID,
+    Conflict,
+    InvalidMessage,
+    ProtocolError,
+    Record,
+    SigningKey,
+    open_envelope,
+    parse_record,
+    seal,
+)
+from protocol.messages import MAX_RECORD_BYTES
+
+from storage import records, session
+from storage.models import CatalogueRecord
+
+from .clock import now_ms
+from .config import NodeConfig
+
+PUBLISHABLE_TYPES = ("resource", "offer", "need")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int
+    code: str
+    message: str
+
+
+def descriptor_body(config: NodeConfig, key: SigningKey) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": DESCRIPTOR_ID,
+        "name": config.name or key.node_id[:8],
+        "endpoints": [config.advertised_url],
+        "protocols": [1],
+        "keys": [{"key": key.node_id, "since": 0}],
+    }
+    for field in ("description", "territory", "contact"):
+        if getattr(config, field):
+            body[field] = getattr(config, field)
+    if config.location:
+        body["location"] = {"lat": config.location[0], "lon": config.location[1]}
+    return body
+
+
+def publish_descriptor(engine: Engine, key: SigningKey, config: NodeConfig) -> Record:
+    """Sign the node descriptor again if what it says changed (name, endpoint, …)."""
+    body = descriptor_body(config, key)
+    with session(engine) as s:
+        held = records.get(s, key.node_id, DESCRIPTOR_ID)
+    if held is not None and records.body_of(held.envelope) == _wire(body):
+        return parse_record(open_envelope(held.envelope), now_ms=now_ms())
+    return publish(engine, key, "descriptor", body)
+
+
+def _wire(body: dict[str, Any]) -> dict[str, Any]:
+    from protocol import decode, encode
+
+    return dict(decode(encode(body)))
+
+
+def publish(engine: Engine, key: SigningKey, rtype: str, body: dict[str, Any]) -> Record:
+    """Sign a new version of one of our own records and store it."""
+    at = now_ms()
+    with session(engine) as s, s.begin():
+        held = records.get(s, key.node_id, str(body.get("id", "")))
+        record = _sign_version(key, rtype, body, held, at)
+        records.ingest(s, [record], now_ms=at)
+    return record
+
+
+def _sign_version(key: SigningKey, rtype: str, body: dict[str, Any], held: CatalogueRecord | None, at: int) -> Record:
+    """Sign the next version of one of our records, refusing changes peers could not follow."""
+    if held is not None:
+        if held.public and body.get("visibility") == "private" and held.rtype != "tombstone":
+            raise Conflict(
+                "a published record cannot become private: peers already hold it; delete it instead",
+                record_id=body.get("id"),
+            )
+        if held.rtype not in (rtype, "tombstone") and rtype != "tombstone":
+            raise Conflict(f"id {body.get('id')!r} is already used by a {held.rtype}", record_id=body.get("id"))
+        # Versions are ordered by time: never sign one that would lose to what we hold.
+        at = max(at, held.issued_at + 1)
+    return parse_record(seal(key, rtype, body, now_ms=at), now_ms=at)
+
+
+def publish_many(engine: Engine, key: SigningKey, rtype: str, bodies: Sequence[dict[str, Any]]) -> list[Record]:
+    """Sign and store many records in one transaction (an inventory import): all or nothing."""
+    at = now_ms()
+    with session(engine) as s, s.begin():
+        held = {
+            row.record_id: row
+            for row in records.list_by_author(s, key.node_id, include_tombstones=True)
+        }
+        signed = [_sign_version(key, rtype, body, held.get(str(body.get("id"))), at) for body in bodies]
+        records.ingest(s, signed, now_ms=at)
+    return signed
+
+
+def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
+    """Publish a tombstone for one of our records (it carries no content)."""
+    with session(engine) as s:
+        held = records.get(s, key.node_id, record_id)
+    if held is None or held.rtype == "tombstone":
+        raise InvalidMessage(f"no record {record_id!r} to delete", record_id=record_id)
+    if held.rtype == "descriptor":
+        raise InvalidMessage("the node descriptor cannot be deleted")
+    return publish(engine, key, "tombstone", {"id": record_id})
+
+
+def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[Record], list[Rejected]]:
+    """Check every record's signature and schema; return the good ones and why the others failed."""
+    good: list[Record] = []
+    bad: list[Rejected] = []
+    for index, raw in enumerate(raws):
+        try:
+            if len(raw) > MAX_RECORD_BYTES:
+                raise InvalidMessage(f"record larger than {MAX_RECORD_BYTES} bytes")
+            good.append(parse_record(open_envelope(raw), now_ms=now))
+        except ProtocolError as exc:
+            bad.append(Rejected(index, exc.code, exc.message[:500]))
+    return good, bad

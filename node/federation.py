@@ -1,0 +1,176 @@
+"""Federation endpoints: signed bytes in → protocol verifies → storage commits → signed bytes out.
+
+Every request is an envelope addressed to this node, fresh, never seen before
+(its nonce is remembered in the same transaction as its effect), from a peer
+within its rate. Every reply is an envelope addressed to the requester that
+names the request it answers. Nothing is acknowledged before it is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from protocol import (
+    DESCRIPTOR_ID,
+    Envelope,
+    InvalidMessage,
+    ProtocolError,
+    TooLarge,
+    check_message,
+    open_envelope,
+    parse_message,
+    parse_record,
+    seal,
+)
+from protocol.messages import REPLY_TYPES
+
+from storage import nonces, peers, records, session
+
+from . import catalogue
+from .clock import now_ms
+from .runtime import NODE, Node
+from .wire import CONTENT_TYPE, FEDERATION_PREFIX, envelope_response, error_response
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_BYTES = 768 * 1024  # room for the envelope around a page of records under the 1 MiB limit
+
+
+@web.middleware
+async def protocol_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Turn every typed protocol error into its wire form; nothing else leaks out."""
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        log.info("refused %s from %s: %s %s", request.path, request.remote, exc.code, exc.message)
+        return error_response(exc)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused as soon as it exceeds ``limit`` (declared or streamed)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"request body of {request.content_length} bytes exceeds {limit}", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body exceeds {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_request(request: web.Request, expected_type: str) -> tuple[Node, Envelope, Any]:
+    node = request.config_dict[NODE]
+    node.limiter.check(f"ip:{request.remote}")
+    raw = await read_body(request, node.config.max_body_bytes)
+    envelope = open_envelope(raw)
+    check_message(envelope, recipient=node.node_id, now_ms=now_ms(), window=node.config.window)
+    node.limiter.check(f"peer:{envelope.issuer}")
+    return node, envelope, parse_message(envelope, expected_type)
+
+
+def _remember(s: Any, node: Node, envelope: Envelope, now: int) -> None:
+    expires = envelope.issued_at + node.config.window.past_ms + 1
+    nonces.remember(s, envelope.issuer, envelope.nonce, expires_ms=expires, now_ms=now)
+
+
+def _reply(node: Node, request: Envelope, body: dict[str, Any]) -> web.Response:
+    body = {**body, "reply_to": request.message_id}
+    reply = seal(node.key, REPLY_TYPES[request.type], body, now_ms=now_ms(), audience=[request.issuer])
+    return envelope_response(reply.raw)
+
+
+async def hello(request: web.Request) -> web.Response:
+    """Handshake: learn the caller (its signed descriptor) and tell it who we are."""
+    node, envelope, body = await _read_request(request, "hello")
+    now = now_ms()
+    descriptor = parse_record(open_envelope(body.descriptor), now_ms=now)
+    if descriptor.type != "descriptor" or descriptor.author != envelope.issuer:
+        raise InvalidMessage("hello must carry the sender's own descriptor")
+
+    def commit() -> bytes:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+            records.ingest(s, [descriptor], now_ms=now)
+            peers.upsert(
+                s,
+                envelope.issuer,
+                addresses=list(descriptor.body.endpoints),
+                source="inbound",
+                now_ms=now,
+                name=descriptor.body.name,
+                descriptor=descriptor.envelope.raw,
+            )
+            own = records.get(s, node.node_id, DESCRIPTOR_ID)
+            assert own is not None, "the node descriptor is published at start"
+            return own.envelope
+
+    own_descriptor = await node.run(commit)
+    return _reply(node, envelope, {"descriptor": own_descriptor})
+
+
+async def changes(request: web.Request) -> web.Response:
+    """A page of the public records we hold (own and relayed) after the caller's cursor."""
+    node, envelope, body = await _read_request(request, "changes")
+    now = now_ms()
+
+    def read() -> records.ChangePage:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+            return records.changes_since(s, body.since, limit=body.limit, max_bytes=MAX_REPLY_BYTES)
+
+    page = await node.run(read)
+    return _reply(node, envelope, {"records": page.records, "next": page.next, "more": page.more})
+
+
+async def push(request: web.Request) -> web.Response:
+    """Signed records offered by a peer: each is checked on its own; the good ones are committed."""
+    node, envelope, body = await _read_request(request, "push")
+    now = now_ms()
+    good, bad = await node.run(catalogue.verify_records, body.records, now)
+
+    def commit() -> records.IngestResult:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+            return records.ingest(s, good, now_ms=now)
+
+    result = await node.run(commit)
+    if result.stored:
+        log.info("stored %d records pushed by %s", result.stored, envelope.issuer)
+    rejected = [{"index": r.index, "code": r.code, "message": r.message} for r in bad]
+    return _reply(node, envelope, {"stored": result.stored, "unchanged": result.unchanged, "rejected": rejected})
+
+
+async def descriptor(request: web.Request) -> web.Response:
+    """Our signed descriptor, for anyone (it is public and self-authenticating)."""
+    node = request.config_dict[NODE]
+    node.limiter.check(f"ip:{request.remote}")
+
+    def read() -> bytes:
+        with session(node.engine) as s:
+            own = records.get(s, node.node_id, DESCRIPTOR_ID)
+            assert own is not None
+            return own.envelope
+
+    return envelope_response(await node.run(read))
+
+
+def create_app() -> web.Application:
+    """The federation sub-application, mounted at FEDERATION_PREFIX: signatures only, no sessions."""
+    app = web.Application(middlewares=[protocol_errors])
+    app.add_routes(
+        [
+            web.post("/hello", hello),
+            web.post("/changes", changes),
+            web.post("/push", push),
+            web.get("/descriptor", descriptor),
+        ]
+    )
+    return app
+
+
+__all__ = ["CONTENT_TYPE", "FEDERATION_PREFIX", "create_app", "read_body"]

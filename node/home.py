@@ -1,0 +1,61 @@
+"""A node's home folder: key, API token, configuration and (by default) its SQLite database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from protocol import SigningKey
+
+from storage import identity, make_engine, session, upgrade
+
+from . import catalogue
+from .clock import now_ms
+from .config import NodeConfig, load, write_initial
+
+TOKEN_BYTES = 32
+
+
+class HomeError(Exception):
+    """The home folder cannot be created or is not a node home."""
+
+
+def init_home(home: Path, *, name: str, port: int, db_url: str | None = None) -> NodeConfig:
+    """Create a node: key file (0600), API token (0600), config, migrated database, signed descriptor."""
+    home = home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / "node.key").exists():
+        raise HomeError(f"{home} already holds a node (node.key exists); choose another --home")
+    if not name.strip():
+        raise HomeError("the association's name must not be empty")
+    write_initial(home, name=name.strip(), port=port)
+    config = load(home, {"db_url": db_url})
+    key = SigningKey.generate()
+    identity.write_key_file(config.key_path, key)
+    _write_private(config.token_path, secrets.token_urlsafe(TOKEN_BYTES))
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        with session(engine) as s, s.begin():
+            identity.save(s, key.node_id, config.name, now_ms=now_ms())
+        catalogue.publish_descriptor(engine, key, config)
+    finally:
+        engine.dispose()
+    return config
+
+
+def read_token(config: NodeConfig) -> str:
+    try:
+        return config.token_path.read_text("ascii").strip()
+    except FileNotFoundError:
+        raise HomeError(f"no API token in {config.home}: is it a node home (maillage init)?") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode("ascii") + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)

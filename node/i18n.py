@@ -1,0 +1,54 @@
+"""Command-line messages, French first; English when MAILLAGE_LANG or LANG asks for it.
+
+The web interface will use gettext catalogues; the CLI keeps its few dozen
+messages here so both languages stay side by side.
+"""
+
+from __future__ import annotations
+
+import os
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (français, English)
+    "init.done": ("Nœud créé pour « {name} ».", "Node created for “{name}”."),
+    "init.id": ("Identifiant du nœud : {node_id}", "Node id: {node_id}"),
+    "init.fingerprint": ("Empreinte (à comparer de vive voix) : {fingerprint}", "Fingerprint (compare it by voice): {fingerprint}"),
+    "init.next": ("Démarrez-le avec : maillage run --home {home}", "Start it with: maillage run --home {home}"),
+    "run.listening": ("Nœud « {name} » à l'écoute sur {url} (Ctrl-C pour arrêter)", "Node “{name}” listening on {url} (Ctrl-C to stop)"),
+    "run.stopped": ("Nœud arrêté.", "Node stopped."),
+    "error.not_running": (
+        "Le nœud de {home} ne tourne pas : démarrez-le avec « maillage run --home {home} ».",
+        "The node in {home} is not running: start it with “maillage run --home {home}”.",
+    ),
+    "error.unreachable": ("Le nœud ne répond pas à {url} : {reason}", "The node does not answer at {url}: {reason}"),
+    "error.refused": ("Refusé ({code}) : {message}", "Refused ({code}): {message}"),
+    "resource.published": ("Publié : {type} « {id} » (message {message_id})", "Published: {type} “{id}” (message {message_id})"),
+    "resource.deleted": ("Supprimé : « {id} »", "Deleted: “{id}”"),
+    "import.summary": ("{published} ressource(s) publiée(s), {errors} ligne(s) refusée(s).", "{published} resource(s) published, {errors} row(s) refused."),
+    "import.row_error": ("  ligne {line} : {reason}", "  line {line}: {reason}"),
+    "search.none": ("Aucun résultat.", "No results."),
+    "search.hit": ("{title} — {association} [{kind}]{distance}", "{title} — {association} [{kind}]{distance}"),
+    "peers.none": ("Aucun pair connu.", "No known peers."),
+    "peers.row": ("{name} {node_id} {state} {address}", "{name} {node_id} {state} {address}"),
+    "sync.report": ("{contacted} pair(s) contacté(s), {stored} enregistrement(s) reçu(s), {failed} injoignable(s), {refused} refusé(s).",
+                    "{contacted} peer(s) contacted, {stored} record(s) received, {failed} unreachable, {refused} refused."),
+    "peer.added": ("Pair ajouté : {seed}", "Peer added: {seed}"),
+    "demo.ready": ("La fédération de démonstration tourne :", "The demo federation is running:"),
+    "demo.node": ("  {name}\n    {url}  (dossier {home})", "  {name}\n    {url}  (home {home})"),
+    "demo.try": ("Essayez, dans un autre terminal :", "Try, in another terminal:"),
+    "demo.converged": ("Catalogues synchronisés : {count} enregistrements sur chaque nœud.", "Catalogues converged: {count} records on every node."),
+    "demo.stop": ("Ctrl-C pour tout arrêter.", "Ctrl-C to stop everything."),
+}
+
+
+def language() -> str:
+    for var in ("MAILLAGE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "fr"
+    return "fr"
+
+
+def t(key: str, **values: object) -> str:
+    french, english = MESSAGES[key]
+    return (english if language() == "en" else french).format(**values)

@@ -1,0 +1,108 @@
+"""The OpenAPI 3.1 description of the local API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _op(summary: str, *, ok: int = 200, body: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            str(ok): {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"description": "invalid input", "content": {"application/json": {"schema": _ERROR}}},
+            "401": {"description": "missing or wrong token", "content": {"application/json": {"schema": _ERROR}}},
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Maillage node — local API",
+        "version": "1",
+        "description": "For the association's own operators and tools. Authenticate with "
+        "`Authorization: Bearer <token>`; the token is in the node home's `api-token` file.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "enum": [
+                            "invalid", "non-canonical", "bad-signature", "stale", "replay", "wrong-audience",
+                            "unknown-type", "too-large", "forbidden", "rate-limited", "conflict",
+                        ],
+                    },
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            },
+            "NewRecord": {
+                "type": "object",
+                "required": ["body"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["resource", "offer", "need"], "default": "resource"},
+                    "body": {"type": "object", "description": "The record body (see docs/protocol.md); id optional"},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/node": {"get": _op("This node: id, fingerprint, name, URL, counts")},
+        "/peers": {
+            "get": _op("Known peers with their state, addresses and sync cursor"),
+            "post": _op(
+                "Add a seed peer",
+                ok=201,
+                body={"application/json": {"schema": {"type": "object", "required": ["seed"], "properties": {"seed": {"type": "string", "example": "http://192.0.2.1:8470#<node-id>"}}}}},
+            ),
+        },
+        "/sync": {"post": _op("Run one synchronisation round now and report it")},
+        "/records": {
+            "get": _op("Records by an author (default: this node)", params=[_query("author", "node id", {"type": "string"})]),
+            "post": _op("Publish a resource, offer or need", ok=201, body={"application/json": {"schema": {"$ref": "#/components/schemas/NewRecord"}}}),
+        },
+        "/records/{record_id}": {
+            "delete": {
+                **_op("Delete one of our records (publishes a tombstone)"),
+                "parameters": [{"name": "record_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            }
+        },
+        "/import": {
+            "post": _op(
+                "Import an inventory CSV (see docs/inventory-import.md); bad rows are reported by line",
+                body={"text/csv": {"schema": {"type": "string"}}},
+            )
+        },
+        "/search": {
+            "get": _op(
+                "Search own and replicated records (accent-insensitive, ranked)",
+                params=[
+                    _query("q", "words to find", {"type": "string"}),
+                    _query("kind", "equipment, vehicle, space, skill or other", {"type": "string"}),
+                    _query("near", "LAT,LON in decimal degrees", {"type": "string"}),
+                    _query("km", "radius around near", {"type": "number"}),
+                    _query("limit", "at most this many results (≤ 500)", {"type": "integer"}),
+                ],
+            )
+        },
+    },
+}

@@ -1,0 +1,73 @@
+"""The running node's shared state, held in the aiohttp application under typed keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from protocol import SigningKey
+
+from .config import NodeConfig
+from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from .sync import RoundReport, Synchronizer
+
+T = TypeVar("T")
+
+# Two cores on the small boxes associations use: verification (which releases the GIL)
+# and database work share a few threads.
+WORKER_THREADS = 4
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    key: SigningKey
+    engine: Engine
+    token: str
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(WORKER_THREADS, "maillage"))
+    limiter: RateLimiter = field(init=False)
+    sync_now: asyncio.Event = field(default_factory=asyncio.Event)
+    synchronizer: Synchronizer | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.peer_rate_per_s, self.config.peer_burst)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a background task the node keeps a reference to and cancels at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def push_soon(self, raws: list[bytes]) -> None:
+        """Offer freshly published records to peers in the background."""
+        if self.synchronizer is not None and raws:
+            self.spawn(self.synchronizer.push(raws))
+
+    async def sync_round(self) -> RoundReport:
+        assert self.synchronizer is not None, "the node is not running"
+        return await self.synchronizer.round()
+
+    @property
+    def node_id(self) -> str:
+        return self.key.node_id
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run blocking work (database, bulk verification) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+
+NODE = web.AppKey("node", Node)

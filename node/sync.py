@@ -1,0 +1,196 @@
+"""Background replication: handshake with due peers, pull their change feeds, push our news.
+
+Each page of pulled records is verified, then committed together with the
+new cursor in one transaction, so a node stopped at any point resumes where
+its last commit left it: nothing lost, nothing stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from protocol import ProtocolError, Record, open_envelope, parse_record
+
+from storage import peers, records, session
+
+from . import catalogue
+from .clock import now_ms
+from .peers import IdentityMismatch, PeerClient, PeerError
+from .runtime import Node
+
+log = logging.getLogger(__name__)
+
+PARALLEL_PEERS = 4
+VERIFY_CHUNK = 64  # records per verification task; Ed25519 verification releases the GIL
+
+
+@dataclass
+class RoundReport:
+    contacted: int = 0
+    failed: int = 0
+    refused: int = 0
+    stored: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def verify_parallel(node: Node, raws: Sequence[bytes], now: int) -> list[Record]:
+    """Verify a page of records on the worker threads; bad ones are logged and skipped."""
+    chunks = [raws[i : i + VERIFY_CHUNK] for i in range(0, len(raws), VERIFY_CHUNK)]
+    results = await asyncio.gather(*(node.run(catalogue.verify_records, chunk, now) for chunk in chunks))
+    good: list[Record] = []
+    for chunk_good, chunk_bad in results:
+        good.extend(chunk_good)
+        for bad in chunk_bad:
+            log.warning("skipped a record that failed verification: %s %s", bad.code, bad.message)
+    return good
+
+
+class Synchronizer:
+    def __init__(self, node: Node, client: PeerClient) -> None:
+        self.node = node
+        self.client = client
+        # One sync of a given peer at a time, so cursors only move forward.
+        self._peer_locks: dict[str, asyncio.Lock] = {}
+
+    async def add_seeds(self) -> None:
+        now = now_ms()
+
+        def commit() -> None:
+            with session(self.node.engine) as s, s.begin():
+                for seed in self.node.config.seeds:
+                    if seed.node_id != self.node.node_id:
+                        peers.upsert(s, seed.node_id, addresses=[seed.url], source="seed", now_ms=now)
+
+        await self.node.run(commit)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.round()
+            except Exception:  # a bug in one round must not stop replication for good
+                log.exception("sync round failed")
+            try:
+                await asyncio.wait_for(self.node.sync_now.wait(), timeout=self.node.config.sync_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self.node.sync_now.clear()
+
+    async def round(self) -> RoundReport:
+        """One pass over the peers that are due; returns what happened."""
+        due = await self.node.run(self._due)
+        report = RoundReport()
+        gate = asyncio.Semaphore(PARALLEL_PEERS)
+
+        async def one(peer_id: str, addresses: list[str]) -> None:
+            lock = self._peer_locks.setdefault(peer_id, asyncio.Lock())
+            async with gate, lock:
+                await self.sync_peer(peer_id, addresses, report)
+
+        await asyncio.gather(*(one(peer_id, addresses) for peer_id, addresses in due))
+        return report
+
+    def _due(self) -> list[tuple[str, list[str]]]:
+        with session(self.node.engine) as s:
+            return [(p.node_id, peers.addresses_of(p)) for p in peers.due(s, now_ms()) if p.node_id != self.node.node_id]
+
+    async def sync_peer(self, peer_id: str, addresses: list[str], report: RoundReport) -> None:
+        errors: list[str] = []
+        for address in addresses:
+            try:
+                await self._handshake(peer_id, address)
+                report.stored += await self._pull(peer_id, address)
+                report.contacted += 1
+                return
+            except IdentityMismatch as exc:
+                log.warning("refusing peer %s: %s", peer_id, exc)
+                await self._commit_refused(peer_id, str(exc))
+                report.refused += 1
+                report.errors.append(str(exc))
+                return
+            except PeerError as exc:
+                errors.append(str(exc))
+        message = "; ".join(errors) or "no address"
+        log.info("peer %s unreachable: %s", peer_id, message)
+        report.failed += 1
+        report.errors.append(message)
+        await self.node.run(self._commit_failure, peer_id, message)
+
+    async def _handshake(self, peer_id: str, address: str) -> None:
+        own = await self.node.run(self._own_descriptor)
+        _, body = await self.client.request(address, peer_id, "hello", {"descriptor": own})
+        now = now_ms()
+        try:
+            descriptor = parse_record(open_envelope(body.descriptor), now_ms=now)
+        except ProtocolError as exc:
+            raise IdentityMismatch(f"{address} sent an invalid descriptor: {exc.code}") from exc
+        if descriptor.type != "descriptor" or descriptor.author != peer_id:
+            raise IdentityMismatch(f"{address} sent a descriptor that is not its own")
+
+        def commit() -> None:
+            with session(self.node.engine) as s, s.begin():
+                records.ingest(s, [descriptor], now_ms=now)
+                peers.upsert(s, peer_id, addresses=[address], source="inbound", now_ms=now, descriptor=descriptor.envelope.raw)
+                peers.mark_success(s, peer_id, address, now_ms=now, name=descriptor.body.name)
+
+        await self.node.run(commit)
+
+    def _own_descriptor(self) -> bytes:
+        from protocol import DESCRIPTOR_ID
+
+        with session(self.node.engine) as s:
+            own = records.get(s, self.node.node_id, DESCRIPTOR_ID)
+            assert own is not None
+            return own.envelope
+
+    async def _pull(self, peer_id: str, address: str) -> int:
+        stored = 0
+        cursor = await self.node.run(self._cursor, peer_id)
+        for _ in range(self.node.config.sync_max_pages):
+            _, page = await self.client.request(
+                address, peer_id, "changes", {"since": cursor, "limit": self.node.config.sync_batch}
+            )
+            now = now_ms()
+            good = await verify_parallel(self.node, page.records, now)
+            stored += await self.node.run(self._commit_page, peer_id, good, page.next, now)
+            cursor = page.next
+            if not page.more:
+                break
+        return stored
+
+    def _cursor(self, peer_id: str) -> int:
+        with session(self.node.engine) as s:
+            return peers.get_cursor(s, peer_id)
+
+    def _commit_page(self, peer_id: str, good: list[Record], cursor: int, now: int) -> int:
+        with session(self.node.engine) as s, s.begin():
+            result = records.ingest(s, good, now_ms=now)
+            peers.set_cursor(s, peer_id, cursor, now_ms=now)
+            return result.stored
+
+    def _commit_failure(self, peer_id: str, message: str) -> None:
+        with session(self.node.engine) as s, s.begin():
+            peers.mark_failure(s, peer_id, message, now_ms=now_ms())
+
+    async def _commit_refused(self, peer_id: str, reason: str) -> None:
+        def commit() -> None:
+            with session(self.node.engine) as s, s.begin():
+                peers.mark_refused(s, peer_id, reason, now_ms=now_ms())
+
+        await self.node.run(commit)
+
+    async def push(self, raws: list[bytes]) -> None:
+        """Offer fresh records to a few active peers now; pull sync remains the guarantee."""
+        targets = await self.node.run(self._push_targets)
+        for peer_id, address in targets:
+            try:
+                await self.client.request(address, peer_id, "push", {"records": raws})
+            except PeerError as exc:
+                log.info("push to %s failed (it will pull later): %s", peer_id, exc)
+
+    def _push_targets(self) -> list[tuple[str, str]]:
+        with session(self.node.engine) as s:
+            views = [p for p in peers.list_all(s) if p.state == "active" and p.addresses]
+        return [(p.node_id, p.addresses[0]) for p in views[: self.node.config.push_fanout]]

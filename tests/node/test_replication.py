@@ -1,0 +1,210 @@
+"""Real nodes on 127.0.0.1 replicating signed catalogues (in-process and as separate processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from node import catalogue
+from node.app import RunningNode
+from node.config import Seed
+from protocol import SigningKey, seal
+from storage import peers, records, session
+
+from .harness import NodeProcess, make_home, running, seed_of
+
+
+def _titles(node: RunningNode) -> set[tuple[str, str]]:
+    with session(node.node.engine) as s:
+        return {(h.author_name, h.body["title"]) for h in records.search(s, "", limit=500)}
+
+
+def _publish(node: RunningNode, record_id: str, title: str, **fields: object) -> None:
+    body = {"id": record_id, "kind": fields.pop("kind", "equipment"), "title": title, **fields}
+    catalogue.publish(node.node.engine, node.node.key, "resource", body)
+
+
+async def test_three_nodes_converge_through_a_relay(tmp_path: Path) -> None:
+    """B and C only know A; each ends up with everyone's records, checked against their authors' keys."""
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            async with running(make_home(tmp_path, "MJC"), seed_of(a)) as c:
+                _publish(a, "frigo", "Camion frigorifique")
+                _publish(b, "minibus", "Minibus 9 places", kind="vehicle")
+                _publish(c, "salle", "Salle polyvalente", kind="space")
+                for _ in range(2):
+                    for node in (b, c, a):
+                        report = await node.node.sync_round()
+                        assert report.failed == 0 and report.refused == 0
+                expected = {
+                    ("Banque alimentaire", "Camion frigorifique"),
+                    ("Club sportif", "Minibus 9 places"),
+                    ("MJC", "Salle polyvalente"),
+                }
+                assert _titles(a) == _titles(b) == _titles(c) == expected
+                # C never talked to B, yet holds B's record exactly as B signed it.
+                with session(b.node.engine) as sb, session(c.node.engine) as sc:
+                    original = records.get(sb, b.node.node_id, "minibus")
+                    relayed = records.get(sc, b.node.node_id, "minibus")
+                    assert original is not None and relayed is not None
+                    assert relayed.envelope == original.envelope
+
+
+async def test_updates_and_deletions_propagate_and_deleted_content_is_gone(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            _publish(a, "sono", "Sono 2×500 W")
+            await b.node.sync_round()
+            _publish(a, "sono", "Sono 2×500 W avec micros")
+            await b.node.sync_round()
+            assert ("Banque alimentaire", "Sono 2×500 W avec micros") in _titles(b)
+            catalogue.delete(a.node.engine, a.node.key, "sono")
+            await b.node.sync_round()
+            assert _titles(b) == set()
+            with session(b.node.engine) as s:
+                row = records.get(s, a.node.node_id, "sono")
+                assert row is not None and row.rtype == "tombstone"
+                assert b"micros" not in row.envelope
+
+
+async def test_publishing_pushes_to_active_peers_without_waiting_for_their_pull(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            await b.node.sync_round()  # handshake: A learns B and B marks A active
+            record = catalogue.publish(b.node.engine, b.node.key, "resource", {"id": "velo", "kind": "vehicle", "title": "Vélo cargo"})
+            await b.node.synchronizer.push([record.envelope.raw])  # type: ignore[union-attr]
+            assert ("Club sportif", "Vélo cargo") in _titles(a)
+
+
+async def test_seed_answering_with_another_identity_is_refused(tmp_path: Path) -> None:
+    impostor_id = SigningKey.generate().node_id
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        _publish(a, "frigo", "Camion frigorifique")
+        async with running(make_home(tmp_path, "Club sportif"), Seed(url=a.url, node_id=impostor_id)) as b:
+            report = await b.node.sync_round()
+            assert report.refused == 1 and report.contacted == 0
+            with session(b.node.engine) as s:
+                peer = peers.get(s, impostor_id)
+                assert peer is not None and peer.state == "refused"
+                assert records.search(s, "camion") == []
+            # A refused peer is not contacted again.
+            assert (await b.node.sync_round()).refused == 0
+
+
+async def test_server_that_ignores_the_audience_and_signs_as_itself_is_refused(tmp_path: Path, aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    """A man-in-the-middle answering validly signed replies with its own key is still refused."""
+    from protocol import open_envelope
+    from protocol.messages import REPLY_TYPES
+
+    impostor = SigningKey.generate()
+    pinned = SigningKey.generate().node_id
+
+    async def answer(request: web.Request) -> web.Response:
+        req = open_envelope(await request.read())
+        body = {"reply_to": req.message_id, "descriptor": b"x"}
+        reply = seal(impostor, REPLY_TYPES[req.type], body, now_ms=req.issued_at, audience=[req.issuer])
+        return web.Response(body=reply.raw)
+
+    app = web.Application()
+    app.router.add_post("/fed/v1/{kind}", answer)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    async with running(make_home(tmp_path, "Club sportif"), Seed(url=str(server.make_url("")).rstrip("/"), node_id=pinned)) as b:
+        report = await b.node.sync_round()
+        assert report.refused == 1
+        with session(b.node.engine) as s:
+            assert peers.get(s, pinned).state == "refused"  # type: ignore[union-attr]
+
+
+async def test_unreachable_peer_is_backed_off_not_hammered(tmp_path: Path) -> None:
+    dead = Seed(url="http://127.0.0.1:9", node_id=SigningKey.generate().node_id)
+    async with running(make_home(tmp_path, "Club sportif"), dead) as b:
+        first = await b.node.sync_round()
+        assert first.failed == 1
+        second = await b.node.sync_round()
+        assert second.failed == 0 and second.contacted == 0  # not due yet
+        with session(b.node.engine) as s:
+            peer = peers.get(s, dead.node_id)
+            assert peer is not None and peer.state == "unreachable" and peer.failures == 1
+
+
+@pytest.mark.slow
+def test_three_separate_processes_replicate(tmp_path: Path) -> None:
+    homes = [make_home(tmp_path, n) for n in ("Banque alimentaire", "Club sportif", "MJC")]
+    for config, (rid, title) in zip(homes, [("frigo", "Camion frigorifique"), ("minibus", "Minibus"), ("salle", "Salle")]):
+        from storage import make_engine
+        from storage.identity import read_key_file
+
+        engine = make_engine(config.database_url)
+        catalogue.publish(engine, read_key_file(config.key_path), "resource", {"id": rid, "kind": "other", "title": title})
+        engine.dispose()
+    a = NodeProcess(homes[0])
+    procs = [a]
+    try:
+        procs.append(NodeProcess(homes[1], a.seed))
+        procs.append(NodeProcess(homes[2], a.seed))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            counts = [_count_resources(h.home / "node.sqlite") for h in homes]
+            if counts == [3, 3, 3]:
+                break
+            time.sleep(0.2)
+        assert counts == [3, 3, 3]
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def _count_resources(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute("SELECT count(*) FROM records WHERE rtype = 'resource'").fetchone()[0])
+
+
+def _cursor_of(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        row = conn.execute("SELECT max(cursor) FROM sync_cursors").fetchone()
+        return int(row[0] or 0)
+
+
+@pytest.mark.slow
+def test_node_killed_mid_sync_resumes_without_loss_or_duplicate(tmp_path: Path) -> None:
+    total = 3000
+    source = make_home(tmp_path, "Banque alimentaire")
+    from storage import make_engine
+    from storage.identity import read_key_file
+
+    engine = make_engine(source.database_url)
+    bodies = [{"id": f"chaise-{i}", "kind": "equipment", "title": f"Chaise pliante {i}"} for i in range(total)]
+    catalogue.publish_many(engine, read_key_file(source.key_path), "resource", bodies)
+    with session(engine) as s:
+        own = records.list_by_author(s, read_key_file(source.key_path).node_id)
+        expected = {bytes(r.message_id) for r in own if r.rtype == "resource"}
+    engine.dispose()
+
+    sink = make_home(tmp_path, "Club sportif", sync_batch=25)
+    a = NodeProcess(source)
+    try:
+        b = NodeProcess(sink, a.seed)
+        deadline = time.monotonic() + 60
+        while _count_resources(sink.home / "node.sqlite") < total // 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        b.kill()
+        partial = _count_resources(sink.home / "node.sqlite")
+        assert 0 < partial < total, "the kill should land in the middle of the sync"
+        b = NodeProcess(sink, a.seed)
+        deadline = time.monotonic() + 120
+        while _count_resources(sink.home / "node.sqlite") < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        b.stop()
+    finally:
+        a.stop()
+    with sqlite3.connect(sink.home / "node.sqlite") as conn:
+        got = [bytes(m) for (m,) in conn.execute("SELECT message_id FROM records WHERE rtype != 'descriptor'")]
+        seqs = [s for (s,) in conn.execute("SELECT seq FROM records")]
+    assert len(got) == len(set(got)) == total
+    assert set(got) == expected
+    assert len(seqs) == len(set(seqs))
