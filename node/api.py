@@ -193,15 +193,17 @@ async def import_inventory(request: web.Request) -> web.Response:
     node = request.config_dict[NODE]
     data = await read_body(request, MAX_IMPORT_BYTES)
     result = parse_inventory(data)
-    published = await node.run(catalogue.publish_many, node.engine, node.key, "resource", result.bodies)
-    request.config_dict[NODE].push_soon([r.envelope.raw for r in published])
+    batch = await node.run(catalogue.publish_many, node.engine, node.key, "resource", result.bodies)
+    node.push_soon([r.envelope.raw for r in batch.published])
+    errors = [{"line": e.line, "reason": e.reason} for e in result.errors]
+    errors += [{"line": result.lines[index], "reason": reason} for index, reason in batch.refused]
     return _json(
         {
-            "published": len(published),
-            "ids": [r.record_id for r in published],
-            "errors": [{"line": e.line, "reason": e.reason} for e in result.errors],
-        },
-        status=200,
+            "published": len(batch.published),
+            "unchanged": len(batch.unchanged),
+            "ids": [r.record_id for r in batch.published],
+            "errors": sorted(errors, key=lambda e: e["line"]),
+        }
     )
 
 

@@ -99,17 +99,39 @@ def _sign_version(key: SigningKey, rtype: str, body: dict[str, Any], held: Catal
     return parse_record(seal(key, rtype, body, now_ms=at), now_ms=at)
 
 
-def publish_many(engine: Engine, key: SigningKey, rtype: str, bodies: Sequence[dict[str, Any]]) -> list[Record]:
-    """Sign and store many records in one transaction (an inventory import): all or nothing."""
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What publishing many records did: signed, left as they were, refused (index, reason)."""
+
+    published: list[Record]
+    unchanged: list[str]
+    refused: list[tuple[int, str]]
+
+
+def publish_many(engine: Engine, key: SigningKey, rtype: str, bodies: Sequence[dict[str, Any]]) -> Batch:
+    """Sign and store many records in one transaction (an inventory import).
+
+    A body identical to the version we hold is left alone (re-importing the
+    same file signs nothing); a body that may not replace what we hold is
+    refused on its own, the others are published.
+    """
     at = now_ms()
     with session(engine) as s, s.begin():
-        held = {
-            row.record_id: row
-            for row in records.list_by_author(s, key.node_id, include_tombstones=True)
-        }
-        signed = [_sign_version(key, rtype, body, held.get(str(body.get("id"))), at) for body in bodies]
+        held = {row.record_id: row for row in records.list_by_author(s, key.node_id, include_tombstones=True)}
+        signed: list[Record] = []
+        unchanged: list[str] = []
+        refused: list[tuple[int, str]] = []
+        for index, body in enumerate(bodies):
+            previous = held.get(str(body.get("id")))
+            if previous is not None and previous.rtype == rtype and records.body_of(previous.envelope) == _wire(body):
+                unchanged.append(str(body["id"]))
+                continue
+            try:
+                signed.append(_sign_version(key, rtype, body, previous, at))
+            except ProtocolError as exc:
+                refused.append((index, exc.message))
         records.ingest(s, signed, now_ms=at)
-    return signed
+    return Batch(signed, unchanged, refused)
 
 
 def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:

@@ -173,19 +173,33 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
     return config
 
 
-def write_initial(home: Path, *, name: str, port: int) -> None:
+def write_initial(
+    home: Path,
+    *,
+    name: str,
+    port: int,
+    description: str = "",
+    territory: str = "",
+    contact: str = "",
+    location: tuple[int, int] | None = None,
+) -> None:
     """The config file `init` writes: the values an operator is most likely to edit."""
+    location_line = (
+        f"location = [{location[0]}, {location[1]}]  # latitude, longitude in micro-degrees\n"
+        if location
+        else "# location = [45764043, 4835659]  # latitude, longitude in micro-degrees\n"
+    )
     text = (
         "# Maillage node configuration. Flags and MAILLAGE_* variables override these values.\n"
         f"name = {_toml_string(name)}\n"
-        'description = ""\n'
-        'territory = ""\n'
-        '# The association\'s public contact (a generic address or a web page, never a person).\n'
-        'contact = ""\n'
-        "# location = [45764043, 4835659]  # latitude, longitude in micro-degrees\n"
+        f"description = {_toml_string(description)}\n"
+        f"territory = {_toml_string(territory)}\n"
+        "# The association's public contact (a generic address or a web page, never a person).\n"
+        f"contact = {_toml_string(contact)}\n"
+        f"{location_line}"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
-        "# seeds = [\"http://host:port#<node-id>\"]\n"
+        '# seeds = ["http://host:port#<node-id>"]\n'
     )
     (home / CONFIG_FILE).write_text(text, "utf-8")
 

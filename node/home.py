@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from protocol import SigningKey
 
@@ -21,15 +22,20 @@ class HomeError(Exception):
     """The home folder cannot be created or is not a node home."""
 
 
-def init_home(home: Path, *, name: str, port: int, db_url: str | None = None) -> NodeConfig:
-    """Create a node: key file (0600), API token (0600), config, migrated database, signed descriptor."""
+def init_home(
+    home: Path, *, name: str, port: int, db_url: str | None = None, profile: dict[str, Any] | None = None
+) -> NodeConfig:
+    """Create a node: key file (0600), API token (0600), config, migrated database, signed descriptor.
+
+    ``profile`` holds the association's public description, territory, contact and location.
+    """
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     if (home / "node.key").exists():
         raise HomeError(f"{home} already holds a node (node.key exists); choose another --home")
     if not name.strip():
         raise HomeError("the association's name must not be empty")
-    write_initial(home, name=name.strip(), port=port)
+    write_initial(home, name=name.strip(), port=port, **(profile or {}))
     config = load(home, {"db_url": db_url})
     key = SigningKey.generate()
     identity.write_key_file(config.key_path, key)

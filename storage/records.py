@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlmodel import Session
 
 from protocol import Record, decode, supersedes
@@ -142,10 +142,11 @@ def list_by_author(session: Session, author: str, *, include_tombstones: bool = 
     return list(session.scalars(stmt.order_by(CatalogueRecord.record_id)))
 
 
-def count(session: Session) -> int:
-    from sqlalchemy import func
-
-    return int(session.scalar(select(func.count()).select_from(T)) or 0)
+def count(session: Session, *, public_only: bool = False) -> int:
+    stmt = select(func.count()).select_from(T)
+    if public_only:
+        stmt = stmt.where(T.c.public)
+    return int(session.scalar(stmt) or 0)
 
 
 def body_of(envelope: bytes) -> dict[str, Any]:

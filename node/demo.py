@@ -1,0 +1,102 @@
+"""`maillage demo`: three associations of the Lyon area, each with its own node, finding each other.
+
+The homes are kept between runs (in ``--dir``), so a second `make demo` starts
+the same federation again. Nodes talk HTTP on 127.0.0.1 like any others; the
+second is seeded with the first, the third with the second, so records reach
+the first node through a relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from storage import records, session
+
+from . import catalogue
+from .app import RunningNode, start_node
+from .config import Seed, load
+from .home import init_home
+from .i18n import t
+from .sample_data import ASSOCIATIONS, SampleAssociation
+
+CONVERGENCE_ROUNDS = 20
+
+
+def _prepare(base: Path, assoc: SampleAssociation, port: int) -> Path:
+    home = base / assoc.slug
+    if not (home / "node.key").exists():
+        profile = {
+            "description": assoc.description,
+            "territory": assoc.territory,
+            "contact": assoc.contact,
+            "location": (assoc.location["lat"], assoc.location["lon"]),
+        }
+        init_home(home, name=assoc.name, port=port, profile=profile)
+    return home
+
+
+def _publish_samples(running: RunningNode, assoc: SampleAssociation) -> None:
+    node = running.node
+    with session(node.engine) as s:
+        held = {r.record_id for r in records.list_by_author(s, node.node_id, include_tombstones=True)}
+    for rtype in ("resource", "offer", "need"):
+        bodies = [body for kind, body in assoc.records if kind == rtype and body["id"] not in held]
+        if bodies:
+            catalogue.publish_many(node.engine, node.key, rtype, bodies)
+
+
+def _count(running: RunningNode) -> int:
+    """Public records held: what every node of a converged federation agrees on."""
+    with session(running.node.engine) as s:
+        return records.count(s, public_only=True)
+
+
+async def run_demo(base: Path, *, base_port: int, host: str) -> None:
+    base = base.expanduser().resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    nodes: list[RunningNode] = []
+    try:
+        previous: Seed | None = None
+        for index, assoc in enumerate(ASSOCIATIONS):
+            port = base_port + index if base_port else 0
+            home = _prepare(base, assoc, port)
+            seeds = (previous,) if previous is not None else None
+            config = load(home, {"host": host, "port": port, "sync_interval_s": 10.0, "seeds": seeds})
+            running = await start_node(config)
+            await running.node.run(_publish_samples, running, assoc)
+            nodes.append(running)
+            previous = Seed(url=running.url, node_id=running.node.node_id)
+        for _ in range(CONVERGENCE_ROUNDS):
+            for running in reversed(nodes):
+                await running.node.sync_round()
+            counts = {_count(n) for n in nodes}
+            if len(counts) == 1:
+                break
+        _print_welcome(nodes, base)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        for running in reversed(nodes):
+            await running.stop()
+
+
+def _print_welcome(nodes: list[RunningNode], base: Path) -> None:
+    print()
+    print(t("demo.ready"))
+    for running in nodes:
+        print(t("demo.node", name=running.config.name, url=running.url, home=running.config.home))
+    print(t("demo.converged", count=_count(nodes[0])))
+    home = nodes[1].config.home.relative_to(Path.cwd()) if nodes[1].config.home.is_relative_to(Path.cwd()) else nodes[1].config.home
+    print()
+    print(t("demo.try"))
+    print(f"  .venv/bin/maillage search --home {home} minibus")
+    print(f"  .venv/bin/maillage search --home {home} sono --near 45.76,4.84 --km 10")
+    print(f"  .venv/bin/maillage peers --home {home}")
+    print(f"  curl {nodes[0].url}/api/v1/openapi.json")
+    print()
+    print(t("demo.stop"), flush=True)
