@@ -10,6 +10,7 @@ themselves, so two implementations never disagree on what was signed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,69 +70,55 @@ def _canonical(value: Any, depth_left: int) -> Any:
     raise LocalProtocolError(f"type {type(value).__name__} has no canonical encoding")
 
 
-class _Checker:
-    """Hooks run by the msgpack parser on every container, bottom-up.
+_NEEDS_CHECK = frozenset({dict, tuple, float, Timestamp})
 
-    They reject floats, non-string, unsorted or duplicate map keys, and track
-    nesting depth without a second walk over the value. UTF-8 preserves code
-    point order, so comparing Python strings compares their UTF-8 bytes.
+
+def _check_tree(value: Any, depth_left: int) -> None:
+    """Reject floats, ext values, non-string or unsorted map keys, and nesting deeper than allowed.
+
+    Runs after a plain C-speed unpack, descending only into values that need a
+    look; duplicates and non-shortest forms are caught afterwards by the
+    re-encoding comparison. UTF-8 preserves code point order, so sorting Python
+    strings sorts their UTF-8 bytes.
     """
-
-    __slots__ = ("depths", "max_depth")
-
-    def __init__(self, max_depth: int) -> None:
-        self.max_depth = max_depth
-        self.depths: dict[int, int] = {}
-
-    def _record(self, container: Any, deepest_child: int) -> None:
-        depth = deepest_child + 1
-        if depth > self.max_depth:
-            raise TooLarge(f"value nested deeper than {self.max_depth} levels", limit=self.max_depth)
-        self.depths[id(container)] = depth
-
-    def array(self, items: tuple[Any, ...]) -> tuple[Any, ...]:
-        depths = self.depths
-        deepest = 0
-        for item in items:
-            kind = type(item)
-            if kind is dict or kind is tuple:
-                d = depths[id(item)]
-                if d > deepest:
-                    deepest = d
-            elif kind is float or kind is Timestamp:
-                raise _scalar_error(item)
-        self._record(items, deepest)
-        return items
-
-    def map(self, pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
-        depths = self.depths
-        deepest = 0
-        previous = ""
-        for index, (key, value) in enumerate(pairs):
-            if type(key) is not str:
+    kind = type(value)
+    if kind is dict:
+        keys = [*value]
+        if keys:
+            if type(keys[0]) is not str:
                 raise NonCanonical("map keys must be strings")
-            if index and key <= previous:
-                if key == previous:
-                    raise NonCanonical(f"duplicate map key {key!r}")
-                raise NonCanonical(f"map keys not sorted at {key!r}")
-            previous = key
-            kind = type(value)
-            if kind is dict or kind is tuple:
-                d = depths[id(value)]
-                if d > deepest:
-                    deepest = d
-            elif kind is float or kind is Timestamp:
-                raise _scalar_error(value)
-        result = dict(pairs)
-        self._record(result, deepest)
-        return result
+            try:
+                ordered = sorted(keys)
+            except TypeError:
+                raise NonCanonical("map keys must be strings") from None
+            if keys != ordered:
+                raise NonCanonical("map keys are not sorted by their UTF-8 bytes")
+        children: Any = value.values()
+    elif kind is tuple:
+        children = value
+    elif kind is float:
+        raise NonCanonical("floats are not allowed; use integers")
+    elif kind is Timestamp:
+        # msgpack decodes the timestamp ext type (-1) itself, without calling ext_hook.
+        raise NonCanonical("ext types are not allowed (type -1, timestamp)")
+    else:
+        return
+    if depth_left <= 0:
+        raise TooLarge("value nested too deeply")
+    for child in children:
+        if type(child) in _NEEDS_CHECK:
+            _check_tree(child, depth_left - 1)
 
 
-def _scalar_error(value: Any) -> NonCanonical:
-    # msgpack decodes the timestamp ext type (-1) itself, without calling ext_hook.
-    if type(value) is Timestamp:
-        return NonCanonical("ext types are not allowed (type -1, timestamp)")
-    return NonCanonical("floats are not allowed; use integers")
+_local = threading.local()
+
+
+def _packer() -> msgpack.Packer:
+    """One reusable packer per thread (building a Packer per call costs a third of a pack)."""
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return packer
 
 
 def _reject_ext(code: int, data: bytes) -> Any:
@@ -150,15 +137,12 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise TooLarge(f"message of {len(data)} bytes exceeds {limits.max_bytes}", limit=limits.max_bytes)
     if not data:
         raise InvalidMessage("empty message")
-    checker = _Checker(limits.max_depth)
     try:
         value = msgpack.unpackb(
             data,
             raw=False,
             use_list=False,
-            strict_map_key=False,
-            object_pairs_hook=checker.map,
-            list_hook=checker.array,
+            strict_map_key=False,  # non-string keys get a precise error from _check_tree
             ext_hook=_reject_ext,
             max_str_len=limits.max_str,
             max_bin_len=limits.max_bin,
@@ -179,10 +163,14 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         if "exceeds max" in text:
             raise TooLarge(f"a length limit was exceeded: {text}") from exc
         raise InvalidMessage(f"malformed msgpack: {text}") from exc
+    except TypeError as exc:
+        # Without a pairs hook, a map used as a map key fails to hash inside msgpack.
+        if "unhashable" in str(exc):
+            raise NonCanonical("map keys must be strings") from exc
+        raise InvalidMessage(f"malformed msgpack: {exc}") from exc
     except Exception as exc:  # msgpack raises assorted types for garbage input
         raise InvalidMessage(f"malformed msgpack: {exc}") from exc
-    if type(value) is float or type(value) is Timestamp:
-        raise _scalar_error(value)
-    if msgpack.packb(value, use_bin_type=True) != bytes(data):
-        raise NonCanonical("bytes are not in canonical form (integer or length not in shortest form, or float)")
+    _check_tree(value, limits.max_depth)
+    if _packer().pack(value) != bytes(data):
+        raise NonCanonical("bytes are not in canonical form (duplicate key, or an integer or length not in shortest form)")
     return value

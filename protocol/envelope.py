@@ -18,7 +18,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .encoding import DEFAULT_LIMITS, Limits, decode, encode
 from .errors import BadSignature, InvalidMessage, LocalProtocolError, Stale, WrongAudience
@@ -45,9 +45,12 @@ class FreshnessWindow:
 DEFAULT_WINDOW = FreshnessWindow()
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A verified (or freshly signed) message: exact bytes plus the decoded payload."""
+class Envelope(NamedTuple):
+    """A verified (or freshly signed) message: exact bytes plus the decoded payload.
+
+    Immutable; a NamedTuple because one is built for every record a node
+    ingests and a tuple is the cheapest frozen value Python constructs.
+    """
 
     raw: bytes  # the whole envelope, as it travels
     payload_bytes: bytes
@@ -198,11 +201,10 @@ def _check_payload_shape(payload: Any, *, error: type[Exception]) -> None:
     if type(payload) is not dict:
         raise error("a payload is a map")
     keys = payload.keys()
-    missing = _PAYLOAD_KEYS_REQUIRED - keys
-    if missing:
-        raise error(f"payload lacks {sorted(missing)}")
-    extra = keys - _PAYLOAD_KEYS_ALLOWED
-    if extra:
+    if not (_PAYLOAD_KEYS_REQUIRED <= keys <= _PAYLOAD_KEYS_ALLOWED):
+        missing, extra = _PAYLOAD_KEYS_REQUIRED - keys, keys - _PAYLOAD_KEYS_ALLOWED
+        if missing:
+            raise error(f"payload lacks {sorted(missing)}")
         raise error(f"payload has unknown keys {sorted(extra)}")
     if payload["v"] != PROTOCOL_VERSION or type(payload["v"]) is not int:
         raise error(f"unsupported protocol version {payload['v']!r}", supported=[PROTOCOL_VERSION])

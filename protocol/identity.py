@@ -45,7 +45,8 @@ def _public_key_from_node_id(node_id: str) -> bytes:
     if not _NODE_ID_RE.fullmatch(node_id):
         raise InvalidMessage("a node id is 52 characters of lowercase base32 (a-z, 2-7)", node_id=str(node_id)[:80])
     raw = base64.b32decode(node_id.upper() + "====")
-    # The last character carries 2 padding bits that must be zero, or two ids would name one key.
+    # The last character carries 4 padding bits (52 x 5 = 260 bits for 256) that must be zero,
+    # or two ids would name one key.
     if node_id_from_public_key(raw) != node_id:
         raise InvalidMessage("node id is not in canonical base32 form", node_id=node_id)
     return raw

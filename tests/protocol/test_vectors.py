@@ -1,0 +1,297 @@
+"""Run every test vector in docs/vectors against the reference implementation.
+
+Each JSON file has a runner per section; a file or section without a runner,
+an empty directory, or an empty section fails the suite, so vectors cannot be
+added (or lost) silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from protocol import (
+    DEFAULT_LIMITS,
+    DEFAULT_WINDOW,
+    SIGNING_PREFIX,
+    InvalidMessage,
+    ProtocolError,
+    SigningKey,
+    check_message,
+    decode,
+    encode,
+    fingerprint,
+    is_node_id,
+    open_envelope,
+    parse_message,
+    parse_record,
+    parse_reply,
+    public_key_from_node_id,
+    seal,
+    supersedes,
+    version_of,
+)
+
+from .notation import from_typed, hex_input, ref_pack, to_typed
+
+VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
+
+# file -> sections that hold cases (every one must be non-empty and run)
+SECTIONS = {
+    "keys.json": ("keys", "invalid_node_ids"),
+    "encoding.json": ("valid", "invalid"),
+    "envelopes.json": ("valid", "open", "check"),
+    "records.json": ("records", "versions"),
+    "messages.json": ("requests", "replies"),
+}
+
+
+def _load() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(VECTORS.glob("*.json"))}
+
+
+FILES = _load()
+
+
+def _cases(file: str, section: str) -> list[Any]:
+    cases = FILES.get(file, {}).get(section, [])
+    return [pytest.param(c, id=c.get("name", str(i))) for i, c in enumerate(cases)]
+
+
+def expect_error(code: str, fn: Callable[[], Any]) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        fn()
+    assert info.value.code == code, f"expected {code!r}, got {info.value.code!r}: {info.value}"
+    return info.value
+
+
+# ---------------------------------------------------------------------------
+# the vector set itself
+
+
+def test_vector_files_are_present_and_complete() -> None:
+    assert FILES, f"no test vectors in {VECTORS}"
+    assert set(FILES) == set(SECTIONS), "every vector file needs a runner here, and every runner its file"
+    for name, data in FILES.items():
+        assert data["format"] == 1, name
+        for section in SECTIONS[name]:
+            assert data.get(section), f"{name}: section {section!r} is empty"
+
+
+def test_committed_vectors_match_the_generator() -> None:
+    """The generator is deterministic and the committed files are its current output."""
+    spec = importlib.util.spec_from_file_location("maillage_vector_generator", VECTORS / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.build()
+    assert set(built) == set(FILES)
+    for name, text in built.items():
+        assert (VECTORS / name).read_text(encoding="utf-8") == text, f"{name} is stale: run docs/vectors/generate.py"
+    assert module.build() == built
+
+
+# ---------------------------------------------------------------------------
+# keys.json
+
+
+@pytest.mark.parametrize("case", _cases("keys.json", "keys"))
+def test_key_vector(case: dict[str, Any]) -> None:
+    seed = bytes.fromhex(case["seed_hex"])
+    key = SigningKey.from_seed(seed)
+    assert key.public_raw.hex() == case["public_key_hex"]
+    assert key.node_id == case["node_id"]
+    assert fingerprint(case["node_id"]) == case["fingerprint"]
+    assert public_key_from_node_id(case["node_id"]).hex() == case["public_key_hex"]
+    assert key.seed() == seed
+    # A signature made by the seed verifies with the published public key alone.
+    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(b"maillage")
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(case["public_key_hex"])).verify(sig, b"maillage")
+
+
+@pytest.mark.parametrize("case", _cases("keys.json", "invalid_node_ids"))
+def test_invalid_node_id_vector(case: dict[str, Any]) -> None:
+    assert not is_node_id(case["node_id"])
+    expect_error(case["error"], lambda: public_key_from_node_id(case["node_id"]))
+
+
+# ---------------------------------------------------------------------------
+# encoding.json
+
+
+def test_encoding_limits_are_the_defaults() -> None:
+    limits = FILES["encoding.json"]["limits"]
+    assert limits == {
+        "max_bytes": DEFAULT_LIMITS.max_bytes,
+        "max_depth": DEFAULT_LIMITS.max_depth,
+        "max_str": DEFAULT_LIMITS.max_str,
+        "max_bin": DEFAULT_LIMITS.max_bin,
+        "max_array": DEFAULT_LIMITS.max_array,
+        "max_map": DEFAULT_LIMITS.max_map,
+    }
+
+
+@pytest.mark.parametrize("case", _cases("encoding.json", "valid"))
+def test_encoding_valid_vector(case: dict[str, Any]) -> None:
+    value = from_typed(case["value"])
+    assert encode(value).hex() == case["hex"]
+    assert ref_pack(value).hex() == case["hex"]  # the packer written from docs/protocol.md agrees
+    assert to_typed(decode(bytes.fromhex(case["hex"]))) == case["value"]
+
+
+@pytest.mark.parametrize("case", _cases("encoding.json", "invalid"))
+def test_encoding_invalid_vector(case: dict[str, Any]) -> None:
+    expect_error(case["error"], lambda: decode(hex_input(case)))
+
+
+# ---------------------------------------------------------------------------
+# envelopes.json
+
+
+def test_signing_prefix_and_window() -> None:
+    data = FILES["envelopes.json"]
+    assert bytes.fromhex(data["signing_prefix_hex"]) == SIGNING_PREFIX == b"maillage/v1 signed payload\x00"
+    assert data["freshness_window_ms"] == {"past": DEFAULT_WINDOW.past_ms, "future": DEFAULT_WINDOW.future_ms}
+
+
+@pytest.mark.parametrize("case", _cases("envelopes.json", "valid"))
+def test_envelope_valid_vector(case: dict[str, Any]) -> None:
+    seed = bytes.fromhex(case["seed_hex"])
+    key = SigningKey.from_seed(seed)
+    payload = from_typed(case["payload"])
+    payload_bytes = bytes.fromhex(case["payload_hex"])
+    signature = bytes.fromhex(case["signature_hex"])
+    raw = bytes.fromhex(case["envelope_hex"])
+
+    assert encode(payload) == payload_bytes
+    assert payload["iss"] == key.node_id
+    assert Ed25519PrivateKey.from_private_bytes(seed).sign(SIGNING_PREFIX + payload_bytes) == signature
+    assert encode({"p": payload_bytes, "s": signature}) == raw
+    assert hashlib.sha256(payload_bytes).hexdigest() == case["message_id_hex"]
+
+    env = open_envelope(raw)
+    assert env.message_id.hex() == case["message_id_hex"]
+    assert env.payload_bytes == payload_bytes and env.signature == signature
+    assert to_typed(env.payload) == case["payload"]
+
+    resealed = seal(
+        key,
+        payload["t"],
+        payload["body"],
+        now_ms=payload["iat"],
+        audience=payload.get("aud"),
+        nonce=payload["nonce"],
+    )
+    assert resealed.raw == raw
+
+
+@pytest.mark.parametrize("case", _cases("envelopes.json", "open"))
+def test_envelope_open_vector(case: dict[str, Any]) -> None:
+    raw = bytes.fromhex(case["envelope_hex"])
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], lambda: open_envelope(raw))
+    else:
+        assert open_envelope(raw).message_id.hex() == case["expect"]["ok"]["message_id_hex"]
+
+
+@pytest.mark.parametrize("case", _cases("envelopes.json", "check"))
+def test_envelope_check_vector(case: dict[str, Any]) -> None:
+    env = open_envelope(bytes.fromhex(case["envelope_hex"]))
+
+    def run() -> None:
+        check_message(env, recipient=case["recipient"], now_ms=case["now_ms"])
+
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], run)
+    else:
+        assert case["expect"] == {"ok": True}
+        run()
+
+
+# ---------------------------------------------------------------------------
+# records.json
+
+
+@pytest.mark.parametrize("case", _cases("records.json", "records"))
+def test_record_vector(case: dict[str, Any]) -> None:
+    def run() -> Any:
+        return parse_record(open_envelope(bytes.fromhex(case["envelope_hex"])), now_ms=case["now_ms"])
+
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], run)
+        return
+    record = run()
+    want = case["expect"]["record"]
+    assert record.type == want["type"]
+    assert record.author == want["author"]
+    assert record.record_id == want["id"]
+    assert record.version == (want["iat"], bytes.fromhex(want["message_id_hex"]))
+
+
+@pytest.mark.parametrize("case", _cases("records.json", "versions"))
+def test_version_vector(case: dict[str, Any]) -> None:
+    records = [parse_record(open_envelope(bytes.fromhex(h)), now_ms=case["now_ms"]) for h in case["versions"]]
+    assert [r.envelope.message_id.hex() for r in records] == case["message_ids_hex"]
+    assert len({(r.author, r.record_id) for r in records}) == 1
+    order = sorted(range(len(records)), key=lambda i: version_of(records[i].envelope))
+    assert order == case["order"]
+    assert order[-1] == case["winner"]
+    winner = records[case["winner"]].version
+    for i, r in enumerate(records):
+        if i != case["winner"]:
+            assert supersedes(winner, r.version)
+            assert not supersedes(r.version, winner)
+    assert not supersedes(winner, winner)
+    # Whatever the arrival order, keeping the version that supersedes gives the winner.
+    held = None
+    for r in records:
+        if held is None or supersedes(r.version, held):
+            held = r.version
+    assert held == winner
+
+
+# ---------------------------------------------------------------------------
+# messages.json
+
+
+@pytest.mark.parametrize("case", _cases("messages.json", "requests"))
+def test_request_vector(case: dict[str, Any]) -> None:
+    def run() -> Any:
+        env = open_envelope(bytes.fromhex(case["envelope_hex"]))
+        check_message(env, recipient=case["recipient"], now_ms=case["now_ms"])
+        return parse_message(env, case["expected_type"])
+
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], run)
+    else:
+        assert to_typed(run().to_wire()) == case["expect"]["body"]
+
+
+@pytest.mark.parametrize("case", _cases("messages.json", "replies"))
+def test_reply_vector(case: dict[str, Any]) -> None:
+    request = open_envelope(bytes.fromhex(case["request_hex"]))
+
+    def run() -> Any:
+        env = open_envelope(bytes.fromhex(case["reply_hex"]))
+        check_message(env, recipient=case["recipient"], now_ms=case["now_ms"])
+        return parse_reply(env, request)
+
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], run)
+    else:
+        body = run()
+        assert body.reply_to == request.message_id
+        assert to_typed(body.to_wire()) == case["expect"]["body"]
+
+
+def test_invalid_node_id_error_is_typed() -> None:
+    # The code in keys.json is "invalid": make sure it is the InvalidMessage class, not a bare code.
+    with pytest.raises(InvalidMessage):
+        public_key_from_node_id(FILES["keys.json"]["invalid_node_ids"][0]["node_id"])
