@@ -51,7 +51,7 @@ def _open_node(config: NodeConfig):  # type: ignore[no-untyped-def]
             yield
         finally:
             await node.cancel_tasks()
-            node.executor.shutdown(wait=True)
+            node.shutdown()
             engine.dispose()
 
     return ctx

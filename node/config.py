@@ -68,7 +68,7 @@ class NodeConfig:
     seeds: tuple[Seed, ...] = ()
     sync_interval_s: float = 30.0
     background_sync: bool = True  # tests turn it off and drive rounds themselves
-    sync_batch: int = 500
+    sync_batch: int = 1000  # records per page; pages are also capped in bytes by the server
     sync_max_pages: int = 100  # per peer per round: a round always ends
     push_fanout: int = 8
     window: FreshnessWindow = field(default_factory=FreshnessWindow)

@@ -131,7 +131,7 @@ async def push(request: web.Request) -> web.Response:
     """Signed records offered by a peer: each is checked on its own; the good ones are committed."""
     node, envelope, body = await _read_request(request, "push")
     now = now_ms()
-    good, bad = await node.run(catalogue.verify_records, body.records, now)
+    good, bad = await node.compute(catalogue.verify_records, body.records, now)
 
     def commit() -> records.IngestResult:
         with session(node.engine) as s, s.begin():

@@ -56,6 +56,18 @@ class Refused(PeerError):
         self.error = error
 
 
+async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole reply body, or None as soon as it exceeds ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class PeerClient:
     def __init__(self, key: SigningKey, config: NodeConfig) -> None:
         self.key = key
@@ -98,11 +110,11 @@ class PeerClient:
         url = f"{address}{FEDERATION_PREFIX}/{request.type}"
         try:
             async with self._session.post(url, data=request.raw, headers={"Content-Type": CONTENT_TYPE}) as resp:
-                data = await resp.content.read(self.config.max_body_bytes + 1)
+                data = await _read_limited(resp, self.config.max_body_bytes)
                 status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise Unreachable(f"{url}: {type(exc).__name__}: {exc}") from exc
-        if len(data) > self.config.max_body_bytes:
+        if data is None:
             raise Unreachable(f"{url}: reply larger than {self.config.max_body_bytes} bytes")
         if status != 200:
             error = self._rejection(data, status)

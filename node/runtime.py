@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Two cores on the small boxes associations use: verification (which releases the GIL)
-# and database work share a few threads.
-WORKER_THREADS = 4
+# Database work runs on a few threads; signature checks (which release the GIL) get
+# their own pool sized to the cores, so a long verification never queues a commit.
+DB_THREADS = 3
+CPU_THREADS = max(2, os.cpu_count() or 2)
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Node:
     key: SigningKey
     engine: Engine
     token: str
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(WORKER_THREADS, "maillage"))
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(DB_THREADS, "maillage-db"))
+    cpu_executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(CPU_THREADS, "maillage-cpu"))
     limiter: RateLimiter = field(init=False)
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
@@ -66,8 +69,16 @@ class Node:
         return self.key.node_id
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run blocking work (database, bulk verification) off the event loop."""
+        """Run blocking database work off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def compute(self, fn: Callable[..., T], *args: object) -> T:
+        """Run CPU-bound work (signature checks) on the CPU pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.cpu_executor, fn, *args)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.cpu_executor.shutdown(wait=True)
 
 
 NODE = web.AppKey("node", Node)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocol import ProtocolError, Record, open_envelope, parse_record
 
@@ -24,7 +25,7 @@ from .runtime import Node
 log = logging.getLogger(__name__)
 
 PARALLEL_PEERS = 4
-VERIFY_CHUNK = 64  # records per verification task; Ed25519 verification releases the GIL
+VERIFY_CHUNK = 128  # records per verification task; Ed25519 verification releases the GIL
 
 
 @dataclass
@@ -39,7 +40,7 @@ class RoundReport:
 async def verify_parallel(node: Node, raws: Sequence[bytes], now: int) -> list[Record]:
     """Verify a page of records on the worker threads; bad ones are logged and skipped."""
     chunks = [raws[i : i + VERIFY_CHUNK] for i in range(0, len(raws), VERIFY_CHUNK)]
-    results = await asyncio.gather(*(node.run(catalogue.verify_records, chunk, now) for chunk in chunks))
+    results = await asyncio.gather(*(node.compute(catalogue.verify_records, chunk, now) for chunk in chunks))
     good: list[Record] = []
     for chunk_good, chunk_bad in results:
         good.extend(chunk_good)
@@ -146,18 +147,44 @@ class Synchronizer:
             return own.envelope
 
     async def _pull(self, peer_id: str, address: str) -> int:
-        stored = 0
+        """Pull the peer's change feed from our cursor, page after page, as a pipeline.
+
+        While page N is verified, page N+1 is already being fetched and page N-1
+        committed; commits still happen one after another, in feed order, each
+        with the cursor of its own page.
+        """
+        config = self.node.config
         cursor = await self.node.run(self._cursor, peer_id)
-        for _ in range(self.node.config.sync_max_pages):
-            _, page = await self.client.request(
-                address, peer_id, "changes", {"since": cursor, "limit": self.node.config.sync_batch}
-            )
-            now = now_ms()
-            good = await verify_parallel(self.node, page.records, now)
-            stored += await self.node.run(self._commit_page, peer_id, good, page.next, now)
-            cursor = page.next
-            if not page.more:
-                break
+
+        async def fetch(since: int) -> Any:
+            _, page = await self.client.request(address, peer_id, "changes", {"since": since, "limit": config.sync_batch})
+            return page
+
+        pending_commit: asyncio.Future[int] | None = None
+        next_page: asyncio.Task[Any] | None = asyncio.ensure_future(fetch(cursor))
+        stored = 0
+        try:
+            for _ in range(config.sync_max_pages):
+                assert next_page is not None
+                page = await next_page
+                next_page = asyncio.ensure_future(fetch(page.next)) if page.more else None
+                now = now_ms()
+                good = await verify_parallel(self.node, page.records, now)
+                if pending_commit is not None:
+                    stored += await pending_commit
+                pending_commit = asyncio.ensure_future(self.node.run(self._commit_page, peer_id, good, page.next, now))
+                if next_page is None:
+                    break
+            if pending_commit is not None:
+                stored += await pending_commit
+                pending_commit = None
+        finally:
+            for task in (next_page, pending_commit):
+                if task is not None and not task.done():
+                    task.cancel()
+            # A commit already handed to a worker thread runs to its end; wait for it.
+            if pending_commit is not None:
+                await asyncio.gather(pending_commit, return_exceptions=True)
         return stored
 
     def _cursor(self, peer_id: str) -> int:

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from .envelope import Envelope, check_fresh, FreshnessWindow
 from .errors import InvalidMessage, UnknownType
-from .schema import Body, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
+from .schema import Body, NilFree, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
 
 DESCRIPTOR_ID = "node"
 
@@ -82,7 +82,7 @@ class TombstoneBody(Body):
     id: RecordId
 
 
-class KeyEntry(Body):
+class KeyEntry(NilFree):
     key: NodeId  # an Ed25519 public key, in node-id form
     since: Millis
     until: Millis | None = None

@@ -21,26 +21,44 @@ MAX_TEXT = 5000
 
 
 class Body(BaseModel):
-    """Base of every body: strict, frozen, closed."""
+    """Base of every body: strict, frozen, closed.
+
+    ``parse`` refuses nil at the top level; nested bodies with optional fields
+    inherit ``NilFree`` (nested bodies whose fields are all required refuse
+    nil through their types).
+    """
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nil(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            for key, value in data.items():
-                if value is None:
-                    raise ValueError(f"{key}: nil is not allowed; leave the field out")
-        return data
 
     def to_wire(self) -> dict[str, Any]:
         """The body as a plain map for canonical encoding (absent fields left out)."""
         return self.model_dump(mode="python", exclude_none=True)
 
 
+def _nil_field(data: Any) -> str | None:
+    if isinstance(data, Mapping) and None in data.values():
+        return next(str(k) for k, v in data.items() if v is None)
+    return None
+
+
+class NilFree(Body):
+    """A nested body with optional fields: nil is refused there too."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nil(cls, data: Any) -> Any:
+        field = _nil_field(data)
+        if field is not None:
+            raise ValueError(f"{field}: nil is not allowed; leave the field out")
+        return data
+
+
 def parse(model: type[Body], data: Any) -> Any:
     """Validate ``data`` as ``model``; every failure becomes InvalidMessage naming the field."""
+    field = _nil_field(data)
+    if field is not None:
+        message = f"{model.__name__}: {field}: nil is not allowed; leave the field out"
+        raise InvalidMessage(message, problems=[{"field": field, "reason": "nil is not allowed"}])
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -44,11 +44,11 @@ class CatalogueRecord(SQLModel, table=True):
     """The newest known version of one record, own or replicated."""
 
     __tablename__ = "records"
+    # Few indexes on purpose: every one costs on the replication hot path, and
+    # search scans the folded text anyway (kind and distance filter that scan).
     __table_args__ = (
         Index("ix_records_seq", "seq", unique=True),
         Index("ix_records_message_id", "message_id", unique=True),
-        Index("ix_records_kind", "kind"),
-        Index("ix_records_lat_lon", "lat", "lon"),
     )
 
     author: str = Field(primary_key=True, max_length=52)

@@ -66,7 +66,7 @@ def _row(record: Record, seq: int, now_ms: int) -> dict[str, Any]:
         "public": record.is_public,
         "kind": getattr(body, "kind", None),
         "title": getattr(body, "title", None) or getattr(body, "name", None) or "",
-        "search_text": " ".join(fold(str(v)) for f in _SEARCH_FIELDS if (v := getattr(body, f, None))),
+        "search_text": fold(" ".join(str(v) for f in _SEARCH_FIELDS if (v := getattr(body, f, None)))),
         "lat": None,
         "lon": None,
         "received_ms": now_ms,

@@ -208,3 +208,15 @@ def test_node_killed_mid_sync_resumes_without_loss_or_duplicate(tmp_path: Path) 
     assert len(got) == len(set(got)) == total
     assert set(got) == expected
     assert len(seqs) == len(set(seqs))
+
+
+async def test_large_pages_cross_http_whole(tmp_path: Path) -> None:
+    """A full page (1000 records, hundreds of kB) arrives whole and verified, across several pages."""
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        bodies = [{"id": f"lot-{i}", "kind": "equipment", "title": f"Lot {i}", "description": "x" * 300} for i in range(2500)]
+        catalogue.publish_many(a.node.engine, a.node.key, "resource", bodies)
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            report = await b.node.sync_round()
+            assert report.errors == [] and report.stored == 2501  # and A's descriptor
+            with session(b.node.engine) as s:
+                assert len(records.list_by_author(s, a.node.node_id)) == 2501

@@ -100,7 +100,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("resource", {**MINIBUS, "location": {"lat": 90_000_001, "lon": 0}}, "lat"),
     ("resource", {**MINIBUS, "location": {"lat": 0, "lon": -180_000_001}}, "lon"),
     ("resource", {**MINIBUS, "location": {"lat": 0, "lon": 0, "alt": 0}}, "alt"),
-    ("resource", {**MINIBUS, "location": {"lat": 0, "lon": None}}, "nil"),
+    ("resource", {**MINIBUS, "location": {"lat": 0, "lon": None}}, "location.lon"),
     ("resource", {**MINIBUS, "replacement_value": {"amount": 1, "currency": "eur"}}, "currency"),
     ("resource", {**MINIBUS, "replacement_value": {"amount": 1, "currency": "xEURx"}}, "currency"),
     ("resource", {**MINIBUS, "replacement_value": {"amount": 10**15 + 1, "currency": "EUR"}}, "amount"),

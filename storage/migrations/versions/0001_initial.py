@@ -54,8 +54,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_records_seq", "records", ["seq"], unique=True)
     op.create_index("ix_records_message_id", "records", ["message_id"], unique=True)
-    op.create_index("ix_records_kind", "records", ["kind"])
-    op.create_index("ix_records_lat_lon", "records", ["lat", "lon"])
     op.create_table(
         "seen_nonces",
         sa.Column("issuer", sa.String(52), primary_key=True),
@@ -80,8 +78,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for index, table in (
         ("ix_seen_nonces_expires", "seen_nonces"),
-        ("ix_records_lat_lon", "records"),
-        ("ix_records_kind", "records"),
         ("ix_records_message_id", "records"),
         ("ix_records_seq", "records"),
     ):
