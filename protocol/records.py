@@ -166,7 +166,10 @@ def parse_record(envelope: Envelope, *, now_ms: int, future_ms: int = RECORD_FUT
         raise InvalidMessage("records are public documents and carry no audience")
     if envelope.issued_at - now_ms > future_ms:
         check_fresh(envelope.issued_at, now_ms=now_ms, window=FreshnessWindow(past_ms=2**62, future_ms=future_ms))
-    return Record(envelope, parse(model, dict(envelope.body)))
+    body = parse(model, dict(envelope.body))
+    if body.id == DESCRIPTOR_ID and model is not DescriptorBody:
+        raise InvalidMessage(f"the id {DESCRIPTOR_ID!r} is reserved for the node descriptor")
+    return Record(envelope, body)
 
 
 def descriptor_endpoints(record: Record) -> tuple[str, ...]:

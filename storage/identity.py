@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from protocol import SigningKey
+from protocol import InvalidMessage, SigningKey
 
 from .models import NodeIdentity
 
@@ -34,7 +34,10 @@ def read_key_file(path: Path) -> SigningKey:
         raise KeyFileError(f"no key file at {path}: run `maillage init` first") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"{path} is readable by other users; run `chmod 600 {path}`")
-    return SigningKey.from_pem(path.read_bytes())
+    try:
+        return SigningKey.from_pem(path.read_bytes())
+    except (InvalidMessage, ValueError) as exc:
+        raise KeyFileError(f"{path} is not a usable Ed25519 key file: {exc}") from None
 
 
 def get(session: Session) -> NodeIdentity | None:

@@ -670,6 +670,8 @@ def records_file() -> dict[str, Any]:
         ("offer about a bad resource id", rec("offer bad res", "offer", {
             "id": "o", "kind": "vehicle", "title": "t", "resource": "a b"}), "invalid", ""),
         ("tombstone with content", rec("tomb content", "tombstone", {"id": "minibus-9", "title": "x"}), "invalid", ""),
+        ("resource using the descriptor's id", res("res node", id="node"), "invalid", ""),
+        ("tombstone of the descriptor", rec("tomb node", "tombstone", {"id": "node"}), "invalid", ""),
         ("descriptor id is not node", rec("desc id", "descriptor", {**descriptor_body(FOOD, "x"), "id": "noeud"}), "invalid", ""),
         ("descriptor without protocols", rec("desc protocols", "descriptor", {**descriptor_body(FOOD, "x"), "protocols": []}), "invalid", ""),
         ("descriptor without keys", rec("desc keys", "descriptor", {**descriptor_body(FOOD, "x"), "keys": []}), "invalid", ""),

@@ -83,3 +83,11 @@ def test_key_file_is_private_and_round_trips(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(identity.KeyFileError, match="chmod 600"):
         identity.read_key_file(path)
+
+
+def test_damaged_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "node.key"
+    identity.write_key_file(path, SigningKey.generate())
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(identity.KeyFileError, match="not a usable Ed25519 key file"):
+        identity.read_key_file(path)
