@@ -16,7 +16,7 @@ from protocol import fingerprint
 
 from .apiclient import ApiClient, ApiError, NotRunning
 from .config import DEFAULT_PORT, ConfigError, Seed, load
-from .i18n import t
+from .i18n import number, t
 
 
 class UsageError(Exception):
@@ -176,9 +176,11 @@ def cmd_search(args: argparse.Namespace) -> None:
     if not results and not args.json:
         print(t("search.none"))
     for hit in results:
-        distance = f" à {hit['distance_km']} km" if hit["distance_km"] is not None else ""
-        text = t("search.hit", title=hit["body"].get("title", ""), association=hit["association"] or hit["author"][:12],
-                 kind=hit["body"].get("kind", hit["type"]), distance=distance)
+        distance = t("search.distance", km=number(hit["distance_km"])) if hit["distance_km"] is not None else ""
+        kind = hit["body"].get("kind")
+        what = t(f"type.{hit['type']}") + (f", {t(f'kind.{kind}')}" if kind else "")
+        title = hit["body"].get("title", "")
+        text = t("search.hit", title=title, association=hit["association"] or hit["author"][:12], what=what, distance=distance)
         _emit(args, hit, text)
 
 
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO if args.command in ("run", "demo") else logging.WARNING,
+        level=logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)

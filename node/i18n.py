@@ -27,7 +27,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.summary": ("{published} ressource(s) publiée(s), {errors} ligne(s) refusée(s).", "{published} resource(s) published, {errors} row(s) refused."),
     "import.row_error": ("  ligne {line} : {reason}", "  line {line}: {reason}"),
     "search.none": ("Aucun résultat.", "No results."),
-    "search.hit": ("{title} — {association} [{kind}]{distance}", "{title} — {association} [{kind}]{distance}"),
+    "search.hit": ("{title} — {association} [{what}]{distance}", "{title} — {association} [{what}]{distance}"),
+    "search.distance": (" à {km} km", " {km} km away"),
+    "type.resource": ("ressource", "resource"),
+    "type.offer": ("offre", "offer"),
+    "type.need": ("besoin", "need"),
+    "kind.equipment": ("matériel", "equipment"),
+    "kind.vehicle": ("véhicule", "vehicle"),
+    "kind.space": ("espace", "space"),
+    "kind.skill": ("compétence", "skill"),
+    "kind.other": ("autre", "other"),
     "peers.none": ("Aucun pair connu.", "No known peers."),
     "peers.row": ("{name} {node_id} {state} {address}", "{name} {node_id} {state} {address}"),
     "sync.report": ("{contacted} pair(s) contacté(s), {stored} enregistrement(s) reçu(s), {failed} injoignable(s), {refused} refusé(s).",
@@ -47,6 +56,12 @@ def language() -> str:
         if value:
             return "en" if value.lower().startswith("en") else "fr"
     return "fr"
+
+
+def number(value: float, decimals: int = 2) -> str:
+    """A decimal number as the reader writes it: 1,25 in French, 1.25 in English."""
+    text = f"{value:.{decimals}f}"
+    return text if language() == "en" else text.replace(".", ",")
 
 
 def t(key: str, **values: object) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from protocol import Record, decode, supersedes
@@ -87,13 +87,17 @@ def ingest(session: Session, records: Sequence[Record], *, now_ms: int) -> Inges
             newest[key] = record
     if not newest:
         return IngestResult(0, len(records))
+    # author IN (…) AND record_id IN (…) is answered from the primary key index on
+    # SQLite and PostgreSQL alike (a row-value IN makes SQLite scan the table);
+    # the few cross-product rows it may add are dropped here.
     current = {
         (author, record_id): (issued_at, message_id)
         for author, record_id, issued_at, message_id in session.execute(
             select(T.c.author, T.c.record_id, T.c.issued_at, T.c.message_id).where(
-                tuple_(T.c.author, T.c.record_id).in_(list(newest))
+                T.c.author.in_({a for a, _ in newest}), T.c.record_id.in_({r for _, r in newest})
             )
         )
+        if (author, record_id) in newest
     }
     fresh = [r for k, r in newest.items() if k not in current]
     newer = [r for k, r in newest.items() if k in current and supersedes(r.version, current[k])]

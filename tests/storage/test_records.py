@@ -158,3 +158,37 @@ def test_failed_transaction_leaves_nothing_behind(engine: Engine) -> None:
         pass
     with session(engine) as s:
         assert records.count(s) == 0 and current(s, "records") == 0
+
+
+def test_version_lookup_uses_the_primary_key_not_a_table_scan(engine: Engine) -> None:
+    """The query ingest runs to read current versions must not scan: replication would turn quadratic."""
+    from sqlalchemy import event
+
+    key = SigningKey.generate()
+    batch = [resource(key, f"r{i}", "x") for i in range(3)]
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM records" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with session(engine) as s, s.begin():
+            records.ingest(s, batch, now_ms=T0)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(seen) == 1
+    statement, parameters = seen[0]
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        if engine.dialect.name == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "SEARCH records USING INDEX" in plan and "SCAN records" not in plan, plan
+        else:
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "Index" in plan and "Seq Scan" not in plan, plan
