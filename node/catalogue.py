@@ -20,6 +20,8 @@ from protocol import (
     ProtocolError,
     Record,
     SigningKey,
+    decode,
+    encode,
     open_envelope,
     parse_record,
     seal,
@@ -69,9 +71,17 @@ def publish_descriptor(engine: Engine, key: SigningKey, config: NodeConfig) -> R
 
 
 def _wire(body: dict[str, Any]) -> dict[str, Any]:
-    from protocol import decode, encode
-
+    """A body as it reads back after encoding (arrays become tuples), for comparisons."""
     return dict(decode(encode(body)))
+
+
+def own_descriptor(engine: Engine, node_id: str) -> bytes:
+    """Our signed descriptor envelope (published at every start, so always present)."""
+    with session(engine) as s:
+        row = records.get(s, node_id, DESCRIPTOR_ID)
+    if row is None:
+        raise RuntimeError("the node descriptor is published at start; the database was changed underneath")
+    return row.envelope
 
 
 def publish(engine: Engine, key: SigningKey, rtype: str, body: dict[str, Any]) -> Record:

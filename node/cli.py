@@ -14,8 +14,12 @@ from typing import Any
 
 from protocol import fingerprint
 
+from storage.identity import KeyFileError
+
 from .apiclient import ApiClient, ApiError, NotRunning
+from .app import StartupError
 from .config import DEFAULT_PORT, ConfigError, Seed, load
+from .home import HomeError
 from .i18n import number, t
 
 
@@ -328,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (StartupError, HomeError, KeyFileError, FileExistsError, FileNotFoundError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -338,27 +345,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         args.func(args)
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except ConfigError as exc:
+    except (UsageError, ConfigError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except ApiError as exc:
         print(t("error.refused", code=exc.code, message=exc.message), file=sys.stderr)
         return 1
     except NotRunning as exc:
-        print(t("error.unreachable", url=str(exc), reason=""), file=sys.stderr)
+        print(t("error.unreachable", detail=str(exc)), file=sys.stderr)
         return 1
-    except Exception as exc:  # a readable last word instead of a traceback for operators
-        from .app import StartupError
-        from .home import HomeError
-        from storage.identity import KeyFileError
-
-        if isinstance(exc, (StartupError, HomeError, KeyFileError, FileExistsError, FileNotFoundError)):
-            print(str(exc), file=sys.stderr)
-            return 1
-        raise
+    except OPERATOR_ERRORS as exc:
+        # A readable last word instead of a traceback: these say what to fix.
+        print(str(exc), file=sys.stderr)
+        return 1
     return 0
 
 

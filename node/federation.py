@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from protocol import (
-    DESCRIPTOR_ID,
     Envelope,
     InvalidMessage,
     ProtocolError,
@@ -92,7 +91,7 @@ async def hello(request: web.Request) -> web.Response:
     if descriptor.type != "descriptor" or descriptor.author != envelope.issuer:
         raise InvalidMessage("hello must carry the sender's own descriptor")
 
-    def commit() -> bytes:
+    def commit() -> None:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
             records.ingest(s, [descriptor], now_ms=now)
@@ -105,12 +104,10 @@ async def hello(request: web.Request) -> web.Response:
                 name=descriptor.body.name,
                 descriptor=descriptor.envelope.raw,
             )
-            own = records.get(s, node.node_id, DESCRIPTOR_ID)
-            assert own is not None, "the node descriptor is published at start"
-            return own.envelope
 
-    own_descriptor = await node.run(commit)
-    return _reply(node, envelope, {"descriptor": own_descriptor})
+    await node.run(commit)
+    own = await node.run(catalogue.own_descriptor, node.engine, node.node_id)
+    return _reply(node, envelope, {"descriptor": own})
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -149,14 +146,7 @@ async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
     node.limiter.check(f"ip:{request.remote}")
-
-    def read() -> bytes:
-        with session(node.engine) as s:
-            own = records.get(s, node.node_id, DESCRIPTOR_ID)
-            assert own is not None
-            return own.envelope
-
-    return envelope_response(await node.run(read))
+    return envelope_response(await node.run(catalogue.own_descriptor, node.engine, node.node_id))
 
 
 def create_app() -> web.Application:

@@ -20,7 +20,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Le nœud de {home} ne tourne pas : démarrez-le avec « maillage run --home {home} ».",
         "The node in {home} is not running: start it with “maillage run --home {home}”.",
     ),
-    "error.unreachable": ("Le nœud ne répond pas à {url} : {reason}", "The node does not answer at {url}: {reason}"),
+    "error.unreachable": ("Le nœud ne répond pas ({detail}) : est-il démarré ?", "The node does not answer ({detail}): is it running?"),
     "error.refused": ("Refusé ({code}) : {message}", "Refused ({code}): {message}"),
     "resource.published": ("Publié : {type} « {id} » (message {message_id})", "Published: {type} “{id}” (message {message_id})"),
     "resource.deleted": ("Supprimé : « {id} »", "Deleted: “{id}”"),

@@ -120,7 +120,7 @@ class Synchronizer:
         await self.node.run(self._commit_failure, peer_id, message)
 
     async def _handshake(self, peer_id: str, address: str) -> None:
-        own = await self.node.run(self._own_descriptor)
+        own = await self.node.run(catalogue.own_descriptor, self.node.engine, self.node.node_id)
         _, body = await self.client.request(address, peer_id, "hello", {"descriptor": own})
         now = now_ms()
         try:
@@ -137,14 +137,6 @@ class Synchronizer:
                 peers.mark_success(s, peer_id, address, now_ms=now, name=descriptor.body.name)
 
         await self.node.run(commit)
-
-    def _own_descriptor(self) -> bytes:
-        from protocol import DESCRIPTOR_ID
-
-        with session(self.node.engine) as s:
-            own = records.get(s, self.node.node_id, DESCRIPTOR_ID)
-            assert own is not None
-            return own.envelope
 
     async def _pull(self, peer_id: str, address: str) -> int:
         """Pull the peer's change feed from our cursor, page after page, as a pipeline.
