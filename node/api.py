@@ -107,7 +107,8 @@ async def list_peers(request: web.Request) -> web.Response:
 
 
 def _peer_json(p: peers.PeerView) -> dict[str, Any]:
-    return {field: getattr(p, field) for field in p.__slots__}  # type: ignore[attr-defined]
+    view = {field: getattr(p, field) for field in p.__slots__}  # type: ignore[attr-defined]
+    return {**view, "fingerprint": fingerprint(p.node_id)}
 
 
 async def add_peer(request: web.Request) -> web.Response:
@@ -144,10 +145,11 @@ async def sync_now(request: web.Request) -> web.Response:
 async def list_records(request: web.Request) -> web.Response:
     node = request.config_dict[NODE]
     author = request.query.get("author", node.node_id)
+    rtype = request.query.get("type")
 
     def read() -> list[dict[str, Any]]:
         with session(node.engine) as s:
-            return [_record_json(r) for r in records.list_by_author(s, author)]
+            return [_record_json(r) for r in records.list_by_author(s, author) if rtype in (None, r.rtype)]
 
     return _json({"records": await node.run(read)})
 
@@ -165,7 +167,7 @@ async def create_record(request: web.Request) -> web.Response:
     body = {"id": body.get("id") or f"r-{secrets.token_hex(6)}", **{k: v for k, v in body.items() if k != "id"}}
     parse(RECORD_TYPES[rtype], body)  # a clear error before anything is signed
     record = await node.run(catalogue.publish, node.engine, node.key, rtype, body)
-    request.config_dict[NODE].push_soon([record.envelope.raw])
+    request.config_dict[NODE].push_soon([record])
     return _json(_created(record), status=201)
 
 
@@ -182,7 +184,7 @@ def _created(record: Any) -> dict[str, Any]:
 async def delete_record(request: web.Request) -> web.Response:
     node = request.config_dict[NODE]
     record = await node.run(catalogue.delete, node.engine, node.key, request.match_info["record_id"])
-    request.config_dict[NODE].push_soon([record.envelope.raw])
+    request.config_dict[NODE].push_soon([record])
     return _json(_created(record))
 
 
@@ -194,7 +196,7 @@ async def import_inventory(request: web.Request) -> web.Response:
     data = await read_body(request, MAX_IMPORT_BYTES)
     result = parse_inventory(data)
     batch = await node.run(catalogue.publish_many, node.engine, node.key, "resource", result.bodies)
-    node.push_soon([r.envelope.raw for r in batch.published])
+    node.push_soon(batch.published)
     errors = [{"line": e.line, "reason": e.reason} for e in result.errors]
     errors += [{"line": result.lines[index], "reason": reason} for index, reason in batch.refused]
     return _json(

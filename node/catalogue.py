@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from protocol import (
     DESCRIPTOR_ID,
     Conflict,
+    Forbidden,
     InvalidMessage,
     ProtocolError,
     Record,
@@ -156,14 +157,21 @@ def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
 
 
 def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[Record], list[Rejected]]:
-    """Check every record's signature and schema; return the good ones and why the others failed."""
+    """Check records received from a peer: signature, schema, and that they were meant to travel.
+
+    Returns the good ones and why each other one was refused.
+    """
     good: list[Record] = []
     bad: list[Rejected] = []
     for index, raw in enumerate(raws):
         try:
             if len(raw) > MAX_RECORD_BYTES:
                 raise InvalidMessage(f"record larger than {MAX_RECORD_BYTES} bytes")
-            good.append(parse_record(open_envelope(raw), now_ms=now))
+            record = parse_record(open_envelope(raw), now_ms=now)
+            if not record.is_public:
+                # Only its author holds a private record; one arriving here leaked somewhere.
+                raise Forbidden("a private record must not leave its author's node", record_id=record.record_id)
+            good.append(record)
         except ProtocolError as exc:
             bad.append(Rejected(index, exc.code, exc.message[:500]))
     return good, bad

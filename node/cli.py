@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from protocol import fingerprint
+from protocol import fingerprint, is_node_id
 
 from storage.identity import KeyFileError
 
@@ -71,6 +71,12 @@ def cmd_id(args: argparse.Namespace) -> None:
     config = load(_home(args))
     node_id = read_key_file(config.key_path).node_id
     _emit(args, {"node_id": node_id, "fingerprint": fingerprint(node_id)}, node_id)
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> None:
+    if not is_node_id(args.node_id):
+        raise UsageError(f"{args.node_id!r} n'est pas un identifiant de nœud (52 caractères a-z, 2-7)")
+    _emit(args, {"node_id": args.node_id, "fingerprint": fingerprint(args.node_id)}, fingerprint(args.node_id))
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -153,7 +159,7 @@ def cmd_delete(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    result = _client(args).call("GET", "/records")
+    result = _client(args).call("GET", "/records", query={"type": args.record_type})
     for record in result["records"]:
         body = record["body"]
         _emit(args, record, f"{record['id']}\t{record['type']}\t{body.get('title', body.get('name', ''))}")
@@ -165,11 +171,12 @@ def cmd_import(args: argparse.Namespace) -> None:
     if args.json:
         for error in result["errors"]:
             print(json.dumps({"line": error["line"], "error": error["reason"]}, ensure_ascii=False))
-        print(json.dumps({"published": result["published"], "errors": len(result["errors"])}))
+        summary = {k: result[k] for k in ("published", "unchanged")}
+        print(json.dumps({**summary, "errors": len(result["errors"])}))
         return
     for error in result["errors"]:
         print(t("import.row_error", line=error["line"], reason=error["reason"]))
-    print(t("import.summary", published=result["published"], errors=len(result["errors"])))
+    print(t("import.summary", published=result["published"], unchanged=result["unchanged"], errors=len(result["errors"])))
 
 
 def cmd_search(args: argparse.Namespace) -> None:
@@ -193,7 +200,8 @@ def cmd_peers(args: argparse.Namespace) -> None:
     if not result and not args.json:
         print(t("peers.none"))
     for peer in result:
-        text = t("peers.row", name=peer["name"] or "?", node_id=peer["node_id"], state=peer["state"],
+        text = t("peers.row", name=peer["name"] or "?", node_id=peer["node_id"], fingerprint=peer["fingerprint"],
+                 state=peer["state"],
                  address=(peer["addresses"] or [""])[0])
         _emit(args, peer, text)
 
@@ -278,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p)
     p.set_defaults(func=cmd_id)
 
+    p = sub.add_parser("fingerprint", help="empreinte d'un identifiant reçu, à comparer de vive voix")
+    _add_json(p)
+    p.add_argument("node_id")
+    p.set_defaults(func=cmd_fingerprint)
+
     for record_type, noun in (("resource", "ressource"), ("offer", "offre"), ("need", "besoin")):
         group = sub.add_parser(record_type, help=f"gérer les {noun}s").add_subparsers(dest="action", required=True)
         _add_record_options(group.add_parser("add", help=f"publier un(e) {noun}"), record_type)
@@ -289,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         lst = group.add_parser("list", help="lister nos enregistrements")
         _add_home(lst)
         _add_json(lst)
-        lst.set_defaults(func=cmd_list)
+        lst.set_defaults(func=cmd_list, record_type=record_type)
 
     p = sub.add_parser("import", help="importer un inventaire CSV")
     _add_home(p)
@@ -352,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         print(t("error.refused", code=exc.code, message=exc.message), file=sys.stderr)
         return 1
     except NotRunning as exc:
+        # run.json names a node that does not answer: it crashed or was killed.
         print(t("error.unreachable", detail=str(exc)), file=sys.stderr)
+        print(t("error.not_running", home=args.home), file=sys.stderr)
         return 1
     except OPERATOR_ERRORS as exc:
         # A readable last word instead of a traceback: these say what to fix.

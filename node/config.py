@@ -17,6 +17,7 @@ from protocol import FreshnessWindow, is_node_id
 from storage import sqlite_url
 
 DEFAULT_PORT = 8470
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 CONFIG_FILE = "config.toml"
 KEY_FILE = "node.key"
 TOKEN_FILE = "api-token"
@@ -133,44 +134,80 @@ def load(home: Path, overrides: dict[str, Any] | None = None, env: dict[str, str
     return _build(home, values)
 
 
+_SCALARS: dict[str, type] = {
+    "name": str,
+    "description": str,
+    "territory": str,
+    "contact": str,
+    "db_url": str,
+    "host": str,
+    "public_url": str,
+    "port": int,
+    "sync_batch": int,
+    "sync_max_pages": int,
+    "push_fanout": int,
+    "max_body_bytes": int,
+    "peer_burst": int,
+    "sync_interval_s": float,
+    "peer_rate_per_s": float,
+    "request_timeout_s": float,
+    "background_sync": bool,
+}
+_OTHER_KEYS = {"location", "seeds", "window_past_s", "window_future_s"}
+
+
+def _scalar(key: str, value: Any) -> Any:
+    kind = _SCALARS[key]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "oui"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "non"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected {'a number' if kind in (int, float) else 'text'}, got {value!r}") from None
+
+
 def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
-    known = set(NodeConfig.__dataclass_fields__) - {"home", "window"}
-    unknown = set(values) - known - {"window_past_s", "window_future_s"}
+    unknown = set(values) - set(_SCALARS) - _OTHER_KEYS
     if unknown:
         raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
-    kwargs: dict[str, Any] = {}
-    try:
-        for key in ("name", "description", "territory", "contact", "db_url", "host", "public_url"):
-            if key in values:
-                kwargs[key] = str(values[key])
-        for key in ("port", "sync_batch", "sync_max_pages", "push_fanout", "max_body_bytes", "peer_burst"):
-            if key in values:
-                kwargs[key] = int(values[key])
-        for key in ("sync_interval_s", "peer_rate_per_s", "request_timeout_s"):
-            if key in values:
-                kwargs[key] = float(values[key])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"configuration value has the wrong type: {exc}") from exc
+    kwargs: dict[str, Any] = {key: _scalar(key, value) for key, value in values.items() if key in _SCALARS}
     if "location" in values:
         loc = values["location"]
-        if not (isinstance(loc, list) and len(loc) == 2 and all(isinstance(v, int) for v in loc)):
-            raise ConfigError("location must be [lat, lon] in integer micro-degrees")
+        if not (isinstance(loc, (list, tuple)) and len(loc) == 2 and all(type(v) is int for v in loc)):
+            raise ConfigError("location: expected [lat, lon] in integer micro-degrees")
         kwargs["location"] = (loc[0], loc[1])
     if "seeds" in values:
         kwargs["seeds"] = tuple(s if isinstance(s, Seed) else Seed.parse(str(s)) for s in values["seeds"])
     if "window_past_s" in values or "window_future_s" in values:
-        kwargs["window"] = FreshnessWindow(
-            past_ms=int(float(values.get("window_past_s", 300)) * 1000),
-            future_ms=int(float(values.get("window_future_s", 120)) * 1000),
-        )
-    if "public_url" in kwargs and kwargs["public_url"]:
+        past = _scalar_float("window_past_s", values.get("window_past_s", 300))
+        future = _scalar_float("window_future_s", values.get("window_future_s", 120))
+        kwargs["window"] = FreshnessWindow(past_ms=int(past * 1000), future_ms=int(future * 1000))
+    if kwargs.get("public_url"):
         kwargs["public_url"] = _base_url(kwargs["public_url"], what="public_url")
     config = NodeConfig(home=home, **kwargs)
     if not 0 <= config.port <= 65535:
-        raise ConfigError(f"port {config.port} is not a TCP port")
+        raise ConfigError(f"port: {config.port} is not a TCP port")
     if not 1 <= config.sync_batch <= 1000:
-        raise ConfigError("sync_batch must be between 1 and 1000")
+        raise ConfigError("sync_batch: must be between 1 and 1000")
+    if config.host in WILDCARD_HOSTS and not config.public_url:
+        raise ConfigError(
+            f"host {config.host!r} listens on every interface: set public_url to the address peers "
+            "should call (e.g. http://192.0.2.10:8470), or they would be told to call 0.0.0.0"
+        )
     return config
+
+
+def _scalar_float(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a number, got {value!r}") from None
 
 
 def write_initial(
@@ -182,6 +219,7 @@ def write_initial(
     territory: str = "",
     contact: str = "",
     location: tuple[int, int] | None = None,
+    db_url: str | None = None,
 ) -> None:
     """The config file `init` writes: the values an operator is most likely to edit."""
     location_line = (
@@ -200,6 +238,7 @@ def write_initial(
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
         '# seeds = ["http://host:port#<node-id>"]\n'
+        + (f"db_url = {_toml_string(db_url)}\n" if db_url else "# db_url = \"postgresql://user@host/maillage\"  # default: node.sqlite here\n")
     )
     (home / CONFIG_FILE).write_text(text, "utf-8")
 

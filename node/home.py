@@ -31,12 +31,13 @@ def init_home(
     """
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)  # the database holds private records and the folder the key
     if (home / "node.key").exists():
         raise HomeError(f"{home} already holds a node (node.key exists); choose another --home")
     if not name.strip():
         raise HomeError("the association's name must not be empty")
-    write_initial(home, name=name.strip(), port=port, **(profile or {}))
-    config = load(home, {"db_url": db_url})
+    write_initial(home, name=name.strip(), port=port, db_url=db_url, **(profile or {}))
+    config = load(home)
     key = SigningKey.generate()
     identity.write_key_file(config.key_path, key)
     _write_private(config.token_path, secrets.token_urlsafe(TOKEN_BYTES))

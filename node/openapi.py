@@ -77,7 +77,13 @@ OPENAPI: dict[str, Any] = {
         },
         "/sync": {"post": _op("Run one synchronisation round now and report it")},
         "/records": {
-            "get": _op("Records by an author (default: this node)", params=[_query("author", "node id", {"type": "string"})]),
+            "get": _op(
+                "Records by an author (default: this node)",
+                params=[
+                    _query("author", "node id", {"type": "string"}),
+                    _query("type", "descriptor, resource, offer or need", {"type": "string"}),
+                ],
+            ),
             "post": _op("Publish a resource, offer or need", ok=201, body={"application/json": {"schema": {"$ref": "#/components/schemas/NewRecord"}}}),
         },
         "/records/{record_id}": {

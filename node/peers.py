@@ -52,7 +52,8 @@ class Refused(PeerError):
     """The peer answered with a typed rejection."""
 
     def __init__(self, error: RemoteProtocolError) -> None:
-        super().__init__(f"{error.code}: {error.message}")
+        details = ", ".join(f"{k}={v}" for k, v in sorted(error.details.items()) if isinstance(v, (int, str)))
+        super().__init__(f"{error.code}: {error.message}" + (f" ({details})" if details else ""))
         self.error = error
 
 

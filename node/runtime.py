@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from protocol import SigningKey
+from protocol import Record, SigningKey
 
 from .config import NodeConfig
 from .ratelimit import RateLimiter
@@ -55,8 +55,13 @@ class Node:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def push_soon(self, raws: list[bytes]) -> None:
-        """Offer freshly published records to peers in the background."""
+    def push_soon(self, published: list[Record]) -> None:
+        """Offer freshly published public records to peers in the background.
+
+        Private records never leave the node: they are filtered here, where
+        every publication passes, not by each caller.
+        """
+        raws = [record.envelope.raw for record in published if record.is_public]
         if self.synchronizer is not None and raws:
             self.spawn(self.synchronizer.push(raws))
 

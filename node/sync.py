@@ -99,24 +99,30 @@ class Synchronizer:
 
     async def sync_peer(self, peer_id: str, addresses: list[str], report: RoundReport) -> None:
         errors: list[str] = []
+        impostors: list[str] = []
         for address in addresses:
             try:
                 await self._handshake(peer_id, address)
                 report.stored += await self._pull(peer_id, address)
                 report.contacted += 1
+                if impostors:
+                    await self.node.run(self._commit_forget, peer_id, impostors, "; ".join(errors))
                 return
             except IdentityMismatch as exc:
-                log.warning("refusing peer %s: %s", peer_id, exc)
-                await self._commit_refused(peer_id, str(exc))
-                report.refused += 1
-                report.errors.append(str(exc))
-                return
+                # That address belongs to someone else: it is wrong for this peer, not the peer itself.
+                log.warning("address %s does not answer as %s: %s", address, peer_id, exc)
+                impostors.append(address)
+                errors.append(str(exc))
             except PeerError as exc:
                 errors.append(str(exc))
         message = "; ".join(errors) or "no address"
+        report.errors.append(message)
+        if impostors and await self.node.run(self._commit_forget, peer_id, impostors, message):
+            log.warning("refusing peer %s: no address answers as it", peer_id)
+            report.refused += 1
+            return
         log.info("peer %s unreachable: %s", peer_id, message)
         report.failed += 1
-        report.errors.append(message)
         await self.node.run(self._commit_failure, peer_id, message)
 
     async def _handshake(self, peer_id: str, address: str) -> None:
@@ -193,12 +199,9 @@ class Synchronizer:
         with session(self.node.engine) as s, s.begin():
             peers.mark_failure(s, peer_id, message, now_ms=now_ms())
 
-    async def _commit_refused(self, peer_id: str, reason: str) -> None:
-        def commit() -> None:
-            with session(self.node.engine) as s, s.begin():
-                peers.mark_refused(s, peer_id, reason, now_ms=now_ms())
-
-        await self.node.run(commit)
+    def _commit_forget(self, peer_id: str, addresses: list[str], reason: str) -> bool:
+        with session(self.node.engine) as s, s.begin():
+            return peers.forget_addresses(s, peer_id, addresses, reason, now_ms=now_ms())
 
     async def push(self, raws: list[bytes]) -> None:
         """Offer fresh records to a few active peers now; pull sync remains the guarantee."""

@@ -62,8 +62,9 @@ def upsert(
         peer.name = name[:200]
     if descriptor is not None:
         peer.descriptor = descriptor
-    if peer.state == "gone" and source == "seed":
-        peer.state, peer.failures = "new", 0
+    if peer.state in ("gone", "refused") and source == "seed":
+        # An operator naming a peer again gives it a fresh chance.
+        peer.state, peer.failures, peer.next_attempt_ms = "new", 0, now_ms
     session.add(peer)
     return peer
 
@@ -108,13 +109,21 @@ def mark_failure(session: Session, node_id: str, error: str, *, now_ms: int) -> 
     return peer
 
 
-def mark_refused(session: Session, node_id: str, reason: str, *, now_ms: int) -> None:
-    """A peer whose identity did not match what we were told: never contacted again automatically."""
+def forget_addresses(session: Session, node_id: str, addresses: list[str], reason: str, *, now_ms: int) -> bool:
+    """Drop addresses that answered as another node; True when none is left and the peer is refused.
+
+    A refused peer is not contacted again until an operator names it again (see ``upsert``).
+    """
     peer = session.get(Peer, node_id)
     if peer is None:
-        return
-    peer.state, peer.last_error, peer.last_attempt_ms = "refused", reason[:500], now_ms
+        return False
+    left = [a for a in addresses_of(peer) if a not in addresses]
+    peer.addresses = json.dumps(left)
+    peer.last_error, peer.last_attempt_ms = reason[:500], now_ms
+    if not left:
+        peer.state = "refused"
     session.add(peer)
+    return not left
 
 
 def get_cursor(session: Session, peer_id: str) -> int:

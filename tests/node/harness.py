@@ -25,10 +25,8 @@ def make_home(base: Path, name: str, *, db_url: str | None = None, **settings: A
     """A node home as `maillage init` makes it; extra settings are appended to its config file."""
     home = base / name.lower().replace(" ", "-")
     config = init_home(home, name=name, port=0, db_url=db_url)
-    if settings or db_url:
+    if settings:
         lines = [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
-        if db_url:
-            lines.append(f"db_url = {json.dumps(db_url)}")
         with (home / "config.toml").open("a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     return load(config.home)

@@ -170,3 +170,15 @@ def _forged_issuer(key: SigningKey, node: RunningNode) -> bytes:
     victim = SigningKey.generate()
     genuine = seal(victim, "push", {"records": []}, now_ms=now_ms(), audience=[node.node.node_id])
     return encode({"p": genuine.payload_bytes, "s": key.sign(SIGNING_PREFIX + genuine.payload_bytes)})
+
+
+async def test_private_record_offered_by_a_peer_is_refused_not_stored(target: RunningNode, http: aiohttp.ClientSession) -> None:
+    author = SigningKey.generate()
+    leaked = resource(author, "coffre", "Coffre-fort", at=now_ms(), visibility="private").envelope.raw
+    request = seal(author, "push", {"records": [leaked]}, now_ms=now_ms(), audience=[target.node.node_id])
+    before = _state(target)
+    status, reply = await _post(http, target, "push", request.raw)
+    body = decode(decode(reply["raw"])["p"])["body"]
+    assert status == 200 and body["stored"] == 0
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [(0, "forbidden")]
+    assert _state(target)[0] == before[0]

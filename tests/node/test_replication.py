@@ -220,3 +220,41 @@ async def test_large_pages_cross_http_whole(tmp_path: Path) -> None:
             assert report.errors == [] and report.stored == 2500
             with session(b.node.engine) as s:
                 assert len(records.list_by_author(s, a.node.node_id)) == 2501  # and its descriptor
+
+
+async def test_publishing_a_private_record_pushes_nothing(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            await b.node.sync_round()  # B now knows A as an active peer
+            private = catalogue.publish(b.node.engine, b.node.key, "resource",
+                                        {"id": "coffre", "kind": "equipment", "title": "Coffre-fort", "visibility": "private"})
+            public = catalogue.publish(b.node.engine, b.node.key, "resource", {"id": "tente", "kind": "equipment", "title": "Tente"})
+            b.node.push_soon([private, public])
+            await asyncio.gather(*b.node._tasks)
+            assert _titles(a) == {("Club sportif", "Tente")}
+
+
+async def test_an_address_answering_as_another_node_is_dropped_not_the_peer(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a, running(make_home(tmp_path, "Autre")) as other:
+        _publish(a, "frigo", "Camion frigorifique")
+        async with running(make_home(tmp_path, "Club sportif")) as b:
+            with session(b.node.engine) as s, s.begin():
+                peers.upsert(s, a.node.node_id, addresses=[other.url, a.url], source="inbound", now_ms=0)
+            report = await b.node.sync_round()
+            assert (report.contacted, report.refused) == (1, 0)
+            assert ("Banque alimentaire", "Camion frigorifique") in _titles(b)
+            with session(b.node.engine) as s:
+                peer = peers.get(s, a.node.node_id)
+                assert peer is not None and peer.state == "active" and peers.addresses_of(peer) == [a.url]
+
+
+async def test_a_hub_on_postgresql_replicates_with_a_node_on_sqlite(tmp_path: Path, postgres_db_url: str) -> None:
+    async with running(make_home(tmp_path, "Fédération", db_url=postgres_db_url)) as hub:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(hub)) as club:
+            _publish(hub, "salle", "Salle des fêtes", kind="space")
+            _publish(club, "minibus", "Minibus 9 places", kind="vehicle")
+            await club.node.sync_round()
+            await hub.node.sync_round()
+            expected = {("Fédération", "Salle des fêtes"), ("Club sportif", "Minibus 9 places")}
+            assert _titles(hub) == _titles(club) == expected
+            assert hub.node.engine.dialect.name == "postgresql"

@@ -91,3 +91,18 @@ def test_damaged_key_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(identity.KeyFileError, match="not a usable Ed25519 key file"):
         identity.read_key_file(path)
+
+
+def test_impostor_addresses_are_forgotten_and_the_peer_refused_only_when_none_is_left(engine: Engine) -> None:
+    node = SigningKey.generate().node_id
+    good, bad = "http://127.0.0.1:2", "http://127.0.0.1:1"
+    with session(engine) as s, s.begin():
+        peers.upsert(s, node, addresses=[bad, good], source="inbound", now_ms=T0)
+        assert peers.forget_addresses(s, node, [bad], "answered as someone else", now_ms=T0) is False
+        assert peers.addresses_of(peers.get(s, node)) == [good]  # type: ignore[arg-type]
+        assert peers.forget_addresses(s, node, [good], "answered as someone else", now_ms=T0) is True
+        assert peers.get(s, node).state == "refused"  # type: ignore[union-attr]
+        assert peers.due(s, T0 + 10**9) == []
+        # The operator names it again (peer add, or a seed at start): it gets a fresh chance.
+        peers.upsert(s, node, addresses=[good], source="seed", now_ms=T0)
+        assert [p.node_id for p in peers.due(s, T0)] == [node]
