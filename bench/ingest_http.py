@@ -69,20 +69,28 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_with_workers(running: object) -> float:
+    """CPU seconds of this process and of the node's verification worker processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = getattr(running.node.cpu_executor, "_processes", {}) or {}  # type: ignore[attr-defined]
+    return own.ru_utime + own.ru_stime + sum(process_cpu_s(pid) for pid in workers)
+
+
 async def pull_once(base: Path, seed: Seed, batch: int, source_pid: int) -> tuple[float, int]:
     config = init_home(base / f"b-{time.monotonic_ns()}", name="Sink", port=0)
     config = replace(load(config.home), host="127.0.0.1", port=0, seeds=(seed,), background_sync=False, sync_batch=batch,
                      sync_max_pages=10**6)
     node = await start_node(config)
     try:
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        await node.node.warm_up()  # steady state: worker processes already started
+        cpu_before = _cpu_with_workers(node)
         source_before = process_cpu_s(source_pid)
         start = time.perf_counter()
         report = await node.node.sync_round()
         elapsed = time.perf_counter() - start
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_after = _cpu_with_workers(node)
         source_cpu = process_cpu_s(source_pid) - source_before
-        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        cpu = cpu_after - cpu_before
         print(f"  pull: {elapsed:.2f} s wall; CPU {cpu:.2f} s in the pulling node, {source_cpu:.2f} s in the serving node")
     finally:
         await node.stop()

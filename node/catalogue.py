@@ -31,6 +31,7 @@ from protocol.messages import MAX_RECORD_BYTES
 
 from storage import records, session
 from storage.models import CatalogueRecord
+from storage.rows import RecordRow, row_of
 
 from .clock import now_ms
 from .config import NodeConfig
@@ -156,12 +157,13 @@ def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
     return publish(engine, key, "tombstone", {"id": record_id})
 
 
-def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[Record], list[Rejected]]:
+def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[RecordRow], list[Rejected]]:
     """Check records received from a peer: signature, schema, and that they were meant to travel.
 
-    Returns the good ones and why each other one was refused.
+    Returns the good ones ready to store and why each other one was refused.
+    Module-level and free of node state, so it can run in a worker process.
     """
-    good: list[Record] = []
+    good: list[RecordRow] = []
     bad: list[Rejected] = []
     for index, raw in enumerate(raws):
         try:
@@ -171,7 +173,7 @@ def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[Record], list[
             if not record.is_public:
                 # Only its author holds a private record; one arriving here leaked somewhere.
                 raise Forbidden("a private record must not leave its author's node", record_id=record.record_id)
-            good.append(record)
+            good.append(row_of(record))
         except ProtocolError as exc:
             bad.append(Rejected(index, exc.code, exc.message[:500]))
     return good, bad

@@ -31,6 +31,7 @@ from storage import nonces, peers, records, session
 from . import catalogue
 from .clock import now_ms
 from .runtime import NODE, Node
+from .verification import verify_received
 from .wire import CONTENT_TYPE, FEDERATION_PREFIX, envelope_response, error_response
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ async def push(request: web.Request) -> web.Response:
     """Signed records offered by a peer: each is checked on its own; the good ones are committed."""
     node, envelope, body = await _read_request(request, "push")
     now = now_ms()
-    good, bad = await node.compute(catalogue.verify_records, body.records, now)
+    good, bad = await verify_received(node, body.records, now)
 
     def commit() -> records.IngestResult:
         with session(node.engine) as s, s.begin():

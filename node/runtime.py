@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,16 +16,17 @@ from protocol import Record, SigningKey
 
 from .config import NodeConfig
 from .ratelimit import RateLimiter
+from .workers import make_process_pool
 
 if TYPE_CHECKING:
     from .sync import RoundReport, Synchronizer
 
 T = TypeVar("T")
 
-# Database work runs on a few threads; signature checks (which release the GIL) get
-# their own pool sized to the cores, so a long verification never queues a commit.
+# Database work runs on a few threads; large batches of signature checks run in a
+# pool of worker processes sized to the cores (see node/verification.py).
 DB_THREADS = 3
-CPU_THREADS = max(2, os.cpu_count() or 2)
+CPU_WORKERS = max(2, os.cpu_count() or 2)
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Node:
     engine: Engine
     token: str
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(DB_THREADS, "maillage-db"))
-    cpu_executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(CPU_THREADS, "maillage-cpu"))
+    cpu_executor: ProcessPoolExecutor = field(default_factory=lambda: make_process_pool(CPU_WORKERS))
     limiter: RateLimiter = field(init=False)
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
@@ -78,8 +79,12 @@ class Node:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def compute(self, fn: Callable[..., T], *args: object) -> T:
-        """Run CPU-bound work (signature checks) on the CPU pool."""
+        """Run CPU-bound work (a module-level function of picklable arguments) in a worker process."""
         return await asyncio.get_running_loop().run_in_executor(self.cpu_executor, fn, *args)
+
+    async def warm_up(self) -> None:
+        """Start the worker processes now rather than on the first large batch."""
+        await asyncio.gather(*(self.compute(os.getpid) for _ in range(CPU_WORKERS)))
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True)

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol import ProtocolError, Record, open_envelope, parse_record
+from protocol import ProtocolError, open_envelope, parse_record
 
 from storage import peers, records, session
+from storage.rows import RecordRow
 
 from . import catalogue
 from .clock import now_ms
 from .peers import IdentityMismatch, PeerClient, PeerError
 from .runtime import Node
+from .verification import verify_received
 
 log = logging.getLogger(__name__)
 
 PARALLEL_PEERS = 4
-VERIFY_CHUNK = 128  # records per verification task; Ed25519 verification releases the GIL
 
 
 @dataclass
@@ -35,18 +35,6 @@ class RoundReport:
     refused: int = 0
     stored: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-async def verify_parallel(node: Node, raws: Sequence[bytes], now: int) -> list[Record]:
-    """Verify a page of records on the worker threads; bad ones are logged and skipped."""
-    chunks = [raws[i : i + VERIFY_CHUNK] for i in range(0, len(raws), VERIFY_CHUNK)]
-    results = await asyncio.gather(*(node.compute(catalogue.verify_records, chunk, now) for chunk in chunks))
-    good: list[Record] = []
-    for chunk_good, chunk_bad in results:
-        good.extend(chunk_good)
-        for bad in chunk_bad:
-            log.warning("skipped a record that failed verification: %s %s", bad.code, bad.message)
-    return good
 
 
 class Synchronizer:
@@ -167,7 +155,9 @@ class Synchronizer:
                 page = await next_page
                 next_page = asyncio.ensure_future(fetch(page.next)) if page.more else None
                 now = now_ms()
-                good = await verify_parallel(self.node, page.records, now)
+                good, bad = await verify_received(self.node, page.records, now)
+                for refused in bad:
+                    log.warning("skipped a record from %s that failed verification: %s %s", peer_id, refused.code, refused.message)
                 if pending_commit is not None:
                     stored += await pending_commit
                 pending_commit = asyncio.ensure_future(self.node.run(self._commit_page, peer_id, good, page.next, now))
@@ -189,7 +179,7 @@ class Synchronizer:
         with session(self.node.engine) as s:
             return peers.get_cursor(s, peer_id)
 
-    def _commit_page(self, peer_id: str, good: list[Record], cursor: int, now: int) -> int:
+    def _commit_page(self, peer_id: str, good: list[RecordRow], cursor: int, now: int) -> int:
         with session(self.node.engine) as s, s.begin():
             result = records.ingest(s, good, now_ms=now)
             peers.set_cursor(s, peer_id, cursor, now_ms=now)

@@ -19,12 +19,12 @@ from protocol import Record, decode, supersedes
 
 from .counters import allocate
 from .models import CatalogueRecord
+from .rows import RecordRow, row_of
 from .text import fold, words
 
 T = CatalogueRecord.__table__
 SEARCHABLE_TYPES = ("resource", "offer", "need")
 KM_PER_DEGREE = 111.32
-_SEARCH_FIELDS = ("title", "description", "category", "conditions", "unit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,41 +52,16 @@ class SearchHit:
     distance_km: float | None
 
 
-def _row(record: Record, seq: int, now_ms: int) -> dict[str, Any]:
-    body = record.body
-    envelope = record.envelope
-    row: dict[str, Any] = {
-        "author": record.author,
-        "record_id": record.record_id,
-        "rtype": record.type,
-        "issued_at": envelope.issued_at,
-        "message_id": envelope.message_id,
-        "envelope": envelope.raw,
-        "seq": seq,
-        "public": record.is_public,
-        "kind": getattr(body, "kind", None),
-        "title": getattr(body, "title", None) or getattr(body, "name", None) or "",
-        "search_text": fold(" ".join(str(v) for f in _SEARCH_FIELDS if (v := getattr(body, f, None)))),
-        "lat": None,
-        "lon": None,
-        "received_ms": now_ms,
-    }
-    location = getattr(body, "location", None)
-    if location is not None:
-        row["lat"], row["lon"] = location.lat, location.lon
-    return row
-
-
-def ingest(session: Session, records: Sequence[Record], *, now_ms: int) -> IngestResult:
+def ingest(session: Session, items: Sequence[Record | RecordRow], *, now_ms: int) -> IngestResult:
     """Store each record version that is newer than the one we hold, in the caller's transaction."""
-    newest: dict[tuple[str, str], Record] = {}
-    for record in records:
-        key = (record.author, record.record_id)
-        held = newest.get(key)
-        if held is None or supersedes(record.version, held.version):
-            newest[key] = record
+    newest: dict[tuple[str, str], RecordRow] = {}
+    for item in items:
+        row = item if isinstance(item, RecordRow) else row_of(item)
+        held = newest.get(row.key)
+        if held is None or supersedes(row.version, held.version):
+            newest[row.key] = row
     if not newest:
-        return IngestResult(0, len(records))
+        return IngestResult(0, len(items))
     # author IN (…) AND record_id IN (…) is answered from the primary key index on
     # SQLite and PostgreSQL alike (a row-value IN makes SQLite scan the table);
     # the few cross-product rows it may add are dropped here.
@@ -103,19 +78,19 @@ def ingest(session: Session, records: Sequence[Record], *, now_ms: int) -> Inges
     newer = [r for k, r in newest.items() if k in current and supersedes(r.version, current[k])]
     winners = fresh + newer
     if not winners:
-        return IngestResult(0, len(records))
+        return IngestResult(0, len(items))
     first_seq = allocate(session, "records", len(winners))
-    rows = [_row(r, first_seq + i, now_ms) for i, r in enumerate(winners)]
+    values = [{**row._asdict(), "seq": first_seq + i, "received_ms": now_ms} for i, row in enumerate(winners)]
     if fresh:
-        session.execute(insert(T), rows[: len(fresh)])
+        session.execute(insert(T), values[: len(fresh)])
     if newer:
         session.execute(
             update(T)
             .where(and_(T.c.author == bindparam("b_author"), T.c.record_id == bindparam("b_record_id")))
-            .values({c: bindparam(c) for c in rows[0] if c not in ("author", "record_id")}),
-            [{**row, "b_author": row["author"], "b_record_id": row["record_id"]} for row in rows[len(fresh) :]],
+            .values({c: bindparam(c) for c in values[0] if c not in ("author", "record_id")}),
+            [{**v, "b_author": v["author"], "b_record_id": v["record_id"]} for v in values[len(fresh) :]],
         )
-    return IngestResult(len(winners), len(records) - len(winners))
+    return IngestResult(len(winners), len(items) - len(winners))
 
 
 def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -> ChangePage:

@@ -220,6 +220,10 @@ async def test_large_pages_cross_http_whole(tmp_path: Path) -> None:
             assert report.errors == [] and report.stored == 2500
             with session(b.node.engine) as s:
                 assert len(records.list_by_author(s, a.node.node_id)) == 2501  # and its descriptor
+            workers = list(b.node.cpu_executor._processes.values())  # type: ignore[attr-defined]
+            assert workers, "pages this large are verified in worker processes"
+        # Stopping the node stops its worker processes.
+        assert all(not worker.is_alive() for worker in workers)
 
 
 async def test_publishing_a_private_record_pushes_nothing(tmp_path: Path) -> None:
@@ -258,3 +262,21 @@ async def test_a_hub_on_postgresql_replicates_with_a_node_on_sqlite(tmp_path: Pa
             expected = {("Fédération", "Salle des fêtes"), ("Club sportif", "Minibus 9 places")}
             assert _titles(hub) == _titles(club) == expected
             assert hub.node.engine.dialect.name == "postgresql"
+
+
+@pytest.mark.slow
+def test_worker_processes_of_a_killed_node_exit_by_themselves(tmp_path: Path) -> None:
+    node = NodeProcess(make_home(tmp_path, "Banque alimentaire"))
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:  # the pool is warmed up at start
+            workers = [int(p) for p in Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text().split()]
+            time.sleep(0.1)
+        assert len(workers) >= 2
+    finally:
+        node.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
