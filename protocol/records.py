@@ -44,36 +44,35 @@ Kind = Annotated[str, Field(pattern=r"^(equipment|vehicle|space|skill|other)$")]
 VisibilityName = Annotated[str, Field(pattern=r"^(public|private)$")]
 
 
-class ResourceBody(Body):
-    """An EconomicResource the association can lend or share (ValueFlows)."""
+Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
+class CatalogueEntry(Body):
+    """Fields shared by everything an association lists: what it is, how much, where."""
 
     id: RecordId
     kind: Kind
     title: ShortText
     description: LongText | None = None
     category: Label | None = None
-    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
+    quantity: Quantity | None = None
     unit: Unit | None = None
     location: Location | None = None
     visibility: VisibilityName | None = None
+
+
+class ResourceBody(CatalogueEntry):
+    """An EconomicResource the association can lend or share (ValueFlows)."""
+
     conditions: LongText | None = None
     replacement_value: Money | None = None
 
 
-class IntentBody(Body):
+class IntentBody(CatalogueEntry):
     """An offer or a need (a ValueFlows Intent) published by the association."""
 
-    id: RecordId
-    kind: Kind
-    title: ShortText
-    description: LongText | None = None
-    category: Label | None = None
     resource: RecordId | None = None  # one of the author's own resources, when it is about one
-    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
-    unit: Unit | None = None
-    location: Location | None = None
     valid_until: Millis | None = None
-    visibility: VisibilityName | None = None
 
 
 class TombstoneBody(Body):
