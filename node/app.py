@@ -71,7 +71,6 @@ async def _peer_client(app: web.Application) -> AsyncIterator[None]:
     node.synchronizer = Synchronizer(node, client)
     await node.synchronizer.add_seeds()
     if node.config.background_sync:
-        node.spawn(node.warm_up())
         node.spawn(node.synchronizer.run_forever())
     try:
         yield

@@ -83,7 +83,10 @@ class Node:
         return await asyncio.get_running_loop().run_in_executor(self.cpu_executor, fn, *args)
 
     async def warm_up(self) -> None:
-        """Start the worker processes now rather than on the first large batch."""
+        """Start the worker processes now rather than on the first large batch.
+
+        A node does not call this itself: an idle node keeps no workers.
+        """
         await asyncio.gather(*(self.compute(os.getpid) for _ in range(CPU_WORKERS)))
 
     def shutdown(self) -> None:

@@ -266,16 +266,28 @@ async def test_a_hub_on_postgresql_replicates_with_a_node_on_sqlite(tmp_path: Pa
 
 @pytest.mark.slow
 def test_worker_processes_of_a_killed_node_exit_by_themselves(tmp_path: Path) -> None:
-    node = NodeProcess(make_home(tmp_path, "Banque alimentaire"))
+    source = make_home(tmp_path, "Banque alimentaire")
+    from storage import make_engine
+    from storage.identity import read_key_file
+
+    engine = make_engine(source.database_url)
+    bodies = [{"id": f"lot-{i}", "kind": "equipment", "title": f"Lot {i}"} for i in range(600)]
+    catalogue.publish_many(engine, read_key_file(source.key_path), "resource", bodies)
+    engine.dispose()
+    a = NodeProcess(source)
     try:
-        deadline = time.monotonic() + 30
-        workers: list[int] = []
-        while time.monotonic() < deadline and len(workers) < 2:  # the pool is warmed up at start
-            workers = [int(p) for p in Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text().split()]
-            time.sleep(0.1)
-        assert len(workers) >= 2
+        b = NodeProcess(make_home(tmp_path, "Club sportif"), a.seed)
+        try:
+            deadline = time.monotonic() + 60
+            while _count_resources(b.config.home / "node.sqlite") < 600 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            children = Path(f"/proc/{b.proc.pid}/task/{b.proc.pid}/children").read_text().split()
+            workers = [int(pid) for pid in children]
+            assert len(workers) >= 2, "a large page is verified in worker processes"
+        finally:
+            b.kill()
     finally:
-        node.kill()
+        a.stop()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.1)
