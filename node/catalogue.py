@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from protocol import (
     DESCRIPTOR_ID,
@@ -29,7 +30,7 @@ from protocol import (
 )
 from protocol.messages import MAX_RECORD_BYTES
 
-from storage import records, session
+from storage import peers, records, session
 from storage.models import CatalogueRecord
 from storage.rows import RecordRow, row_of
 
@@ -155,6 +156,21 @@ def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
     if held.rtype == "descriptor":
         raise InvalidMessage("the node descriptor cannot be deleted")
     return publish(engine, key, "tombstone", {"id": record_id})
+
+
+def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: str) -> records.IngestResult:
+    """Store records received from a peer, in the caller's transaction, and learn of new nodes.
+
+    Peer exchange rides on replication: a signed descriptor of a node we did
+    not know tells us where it says it can be reached; the handshake will
+    still have to prove it is that node.
+    """
+    result = records.ingest(s, rows, now_ms=now)
+    for row in rows:
+        if row.rtype == "descriptor" and row.author != own_id:
+            body = records.body_of(row.envelope)
+            peers.learn(s, row.author, addresses=list(body["endpoints"]), name=body["name"], now_ms=now)
+    return result
 
 
 def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[RecordRow], list[Rejected]]:

@@ -134,7 +134,7 @@ async def push(request: web.Request) -> web.Response:
     def commit() -> records.IngestResult:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
-            return records.ingest(s, good, now_ms=now)
+            return catalogue.store_received(s, good, now=now, own_id=node.node_id)
 
     result = await node.run(commit)
     if result.stored:

@@ -181,7 +181,7 @@ class Synchronizer:
 
     def _commit_page(self, peer_id: str, good: list[RecordRow], cursor: int, now: int) -> int:
         with session(self.node.engine) as s, s.begin():
-            result = records.ingest(s, good, now_ms=now)
+            result = catalogue.store_received(s, good, now=now, own_id=self.node.node_id)
             peers.set_cursor(s, peer_id, cursor, now_ms=now)
             return result.stored
 

@@ -17,6 +17,7 @@ BACKOFF_MAX_MS = 3_600_000
 GONE_AFTER_FAILURES = 12
 
 ACTIVE_STATES = ("new", "active", "unreachable")
+MAX_ADDRESSES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def upsert(
     for address in addresses:
         if address not in merged:
             merged.append(address)
-    peer.addresses = json.dumps(merged[:8])
+    peer.addresses = json.dumps(merged[:MAX_ADDRESSES])
     # A seed stays a seed whatever else we learn of it.
     if peer.source != "seed":
         peer.source = source
@@ -67,6 +68,26 @@ def upsert(
         peer.state, peer.failures, peer.next_attempt_ms = "new", 0, now_ms
     session.add(peer)
     return peer
+
+
+def learn(session: Session, node_id: str, *, addresses: list[str], name: str, now_ms: int) -> None:
+    """A node heard of through another (its signed descriptor): add it if new, else merge its addresses."""
+    if not addresses:
+        return
+    if get(session, node_id) is None:
+        upsert(session, node_id, addresses=addresses, source="exchange", now_ms=now_ms, name=name)
+    else:
+        _merge_addresses(session, node_id, addresses)
+
+
+def _merge_addresses(session: Session, node_id: str, addresses: list[str]) -> None:
+    peer = session.get(Peer, node_id)
+    if peer is None or peer.state == "refused":
+        return
+    merged = addresses_of(peer)
+    merged += [a for a in addresses if a not in merged]
+    peer.addresses = json.dumps(merged[:MAX_ADDRESSES])
+    session.add(peer)
 
 
 def get(session: Session, node_id: str) -> Peer | None:

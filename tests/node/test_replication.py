@@ -292,3 +292,27 @@ def test_worker_processes_of_a_killed_node_exit_by_themselves(tmp_path: Path) ->
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+async def test_one_seed_is_enough_to_know_and_converge_a_ten_node_federation(tmp_path: Path) -> None:
+    """Each node is given only the first node as seed; peer exchange rides on signed descriptors."""
+    from contextlib import AsyncExitStack
+
+    names = [f"Association {i}" for i in range(10)]
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running(make_home(tmp_path, names[0])))
+        nodes = [first]
+        for name in names[1:]:
+            nodes.append(await stack.enter_async_context(running(make_home(tmp_path, name), seed_of(first))))
+        for i, node in enumerate(nodes):
+            _publish(node, f"r{i}", f"Ressource {i}")
+        for _ in range(4):  # a few rounds, every node in turn
+            for node in nodes:
+                await node.node.sync_round()
+        everyone = {(name, f"Ressource {i}") for i, name in enumerate(names)}
+        for node in nodes:
+            assert _titles(node) == everyone
+            with session(node.node.engine) as s:
+                known = {p.node_id: p.state for p in peers.list_all(s)}
+            others = {n.node.node_id for n in nodes} - {node.node.node_id}
+            assert set(known) == others and set(known.values()) == {"active"}, node.config.name

@@ -106,3 +106,15 @@ def test_impostor_addresses_are_forgotten_and_the_peer_refused_only_when_none_is
         # The operator names it again (peer add, or a seed at start): it gets a fresh chance.
         peers.upsert(s, node, addresses=[good], source="seed", now_ms=T0)
         assert [p.node_id for p in peers.due(s, T0)] == [node]
+
+
+def test_learning_a_node_adds_it_once_and_merges_new_addresses(engine: Engine) -> None:
+    node = SigningKey.generate().node_id
+    with session(engine) as s, s.begin():
+        peers.learn(s, node, addresses=["http://127.0.0.1:1"], name="MJC", now_ms=T0)
+        peers.learn(s, node, addresses=["http://127.0.0.1:2", "http://127.0.0.1:1"], name="MJC", now_ms=T0)
+        peer = peers.get(s, node)
+        assert peer is not None and (peer.source, peer.state) == ("exchange", "new")
+        assert peers.addresses_of(peer) == ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+        peers.learn(s, SigningKey.generate().node_id, addresses=[], name="sans adresse", now_ms=T0)
+        assert len(peers.list_all(s)) == 1
