@@ -71,7 +71,8 @@ class NodeConfig:
     background_sync: bool = True  # tests turn it off and drive rounds themselves
     sync_batch: int = 1000  # records per page; pages are also capped in bytes by the server
     sync_max_pages: int = 100  # per peer per round: a round always ends
-    push_fanout: int = 8
+    push_fanout: int = 8  # peers offered each record we publish
+    gossip_fanout: int = 3  # peers a record that was news to us is passed on to
     window: FreshnessWindow = field(default_factory=FreshnessWindow)
     max_body_bytes: int = 1 << 20
     peer_rate_per_s: float = 50.0
@@ -146,6 +147,7 @@ _SCALARS: dict[str, type] = {
     "sync_batch": int,
     "sync_max_pages": int,
     "push_fanout": int,
+    "gossip_fanout": int,
     "max_body_bytes": int,
     "peer_burst": int,
     "sync_interval_s": float,

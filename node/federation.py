@@ -139,6 +139,8 @@ async def push(request: web.Request) -> web.Response:
     result = await node.run(commit)
     if result.stored:
         log.info("stored %d records pushed by %s", result.stored, envelope.issuer)
+        # Gossip: pass what was news to us on to a few other peers (what they hold already stops there).
+        node.forward_soon(list(result.stored_envelopes), came_from=envelope.issuer)
     rejected = [{"index": r.index, "code": r.code, "message": r.message} for r in bad]
     return _reply(node, envelope, {"stored": result.stored, "unchanged": result.unchanged, "rejected": rejected})
 

@@ -66,6 +66,11 @@ class Node:
         if self.synchronizer is not None and raws:
             self.spawn(self.synchronizer.push(raws))
 
+    def forward_soon(self, raws: list[bytes], *, came_from: str) -> None:
+        """Gossip records that were news to us to a few peers, not back to their sender."""
+        if self.synchronizer is not None and raws:
+            self.spawn(self.synchronizer.push(raws, fanout=self.config.gossip_fanout, exclude=came_from))
+
     async def sync_round(self) -> RoundReport:
         assert self.synchronizer is not None, "the node is not running"
         return await self.synchronizer.round()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,8 @@ from .verification import verify_received
 log = logging.getLogger(__name__)
 
 PARALLEL_PEERS = 4
+PUSH_BATCH = 500
+PUSH_BYTES = 768 * 1024  # leaves room for the envelope under a peer's 1 MiB body limit
 
 
 @dataclass
@@ -193,16 +197,33 @@ class Synchronizer:
         with session(self.node.engine) as s, s.begin():
             return peers.forget_addresses(s, peer_id, addresses, reason, now_ms=now_ms())
 
-    async def push(self, raws: list[bytes]) -> None:
-        """Offer fresh records to a few active peers now; pull sync remains the guarantee."""
-        targets = await self.node.run(self._push_targets)
+    async def push(self, raws: list[bytes], *, fanout: int | None = None, exclude: str | None = None) -> None:
+        """Offer records to a few active peers now; pull sync remains the guarantee."""
+        targets = await self.node.run(self._push_targets, fanout or self.node.config.push_fanout, exclude)
+        batches = list(_batches(raws))
         for peer_id, address in targets:
             try:
-                await self.client.request(address, peer_id, "push", {"records": raws})
+                for batch in batches:
+                    await self.client.request(address, peer_id, "push", {"records": batch})
             except PeerError as exc:
                 log.info("push to %s failed (it will pull later): %s", peer_id, exc)
 
-    def _push_targets(self) -> list[tuple[str, str]]:
+    def _push_targets(self, fanout: int, exclude: str | None) -> list[tuple[str, str]]:
         with session(self.node.engine) as s:
-            views = [p for p in peers.list_all(s) if p.state == "active" and p.addresses]
-        return [(p.node_id, p.addresses[0]) for p in views[: self.node.config.push_fanout]]
+            views = [p for p in peers.list_all(s) if p.state == "active" and p.addresses and p.node_id != exclude]
+        # A random few, so that gossip spreads over the whole federation, not one path.
+        return [(p.node_id, p.addresses[0]) for p in random.sample(views, min(fanout, len(views)))]
+
+
+def _batches(raws: list[bytes]) -> Iterator[list[bytes]]:
+    """Split records into push messages within the protocol's count and the peers' size limits."""
+    batch: list[bytes] = []
+    size = 0
+    for raw in raws:
+        if batch and (len(batch) == PUSH_BATCH or size + len(raw) > PUSH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(raw)
+        size += len(raw)
+    if batch:
+        yield batch

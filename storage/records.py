@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -31,6 +31,7 @@ KM_PER_DEGREE = 111.32
 class IngestResult:
     stored: int  # versions newer than what we held (new records included)
     unchanged: int  # versions we already held, or older ones
+    stored_envelopes: tuple[bytes, ...] = field(default=(), compare=False)  # the newer versions, to pass on
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def ingest(session: Session, items: Sequence[Record | RecordRow], *, now_ms: int
             .values({c: bindparam(c) for c in values[0] if c not in ("author", "record_id")}),
             [{**v, "b_author": v["author"], "b_record_id": v["record_id"]} for v in values[len(fresh) :]],
         )
-    return IngestResult(len(winners), len(items) - len(winners))
+    return IngestResult(len(winners), len(items) - len(winners), tuple(row.envelope for row in winners))
 
 
 def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -> ChangePage:

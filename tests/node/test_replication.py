@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -316,3 +317,74 @@ async def test_one_seed_is_enough_to_know_and_converge_a_ten_node_federation(tmp
                 known = {p.node_id: p.state for p in peers.list_all(s)}
             others = {n.node.node_id for n in nodes} - {node.node.node_id}
             assert set(known) == others and set(known.values()) == {"active"}, node.config.name
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> bool:
+    """Poll a condition on the event loop, a bounded number of times."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+async def test_gossip_carries_a_new_record_beyond_the_publishers_peers(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a, running(make_home(tmp_path, "Club sportif")) as b:
+        async with running(make_home(tmp_path, "MJC")) as c:
+            with session(a.node.engine) as s, s.begin():
+                peers.upsert(s, b.node.node_id, addresses=[b.url], source="seed", now_ms=0)
+            with session(b.node.engine) as s, s.begin():
+                peers.upsert(s, c.node.node_id, addresses=[c.url], source="seed", now_ms=0)
+            await a.node.sync_round()  # A–B and B–C know each other; A has never heard of C
+            await b.node.sync_round()
+            record = catalogue.publish(a.node.engine, a.node.key, "resource", {"id": "sono", "kind": "equipment", "title": "Sono"})
+            a.node.push_soon([record])
+            # C has not pulled A's descriptor yet, so it does not know A's name: the record came by gossip.
+            assert await _until(lambda: {title for _, title in _titles(c)} == {"Sono"})
+
+
+async def test_a_record_reaches_a_third_node_while_its_author_is_offline(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Club sportif")) as b, running(make_home(tmp_path, "MJC")) as c:
+        async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+            _publish(a, "frigo", "Camion frigorifique")
+            with session(b.node.engine) as s, s.begin():
+                peers.upsert(s, a.node.node_id, addresses=[a.url], source="seed", now_ms=0)
+            await b.node.sync_round()
+        # A is stopped now; C only knows B.
+        with session(c.node.engine) as s, s.begin():
+            peers.upsert(s, b.node.node_id, addresses=[b.url], source="seed", now_ms=0)
+        await c.node.sync_round()
+        assert ("Banque alimentaire", "Camion frigorifique") in _titles(c)
+
+
+async def test_a_relay_cannot_alter_what_it_relays(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a, running(make_home(tmp_path, "Club sportif")) as b:
+        _publish(a, "frigo", "Camion frigorifique")
+        _publish(a, "sono", "Sono")
+        with session(b.node.engine) as s, s.begin():
+            peers.upsert(s, a.node.node_id, addresses=[a.url], source="seed", now_ms=0)
+        await b.node.sync_round()
+        # B turns malicious: it rewrites A's record in its own database before relaying it.
+        with b.node.engine.begin() as conn:
+            held = conn.exec_driver_sql("SELECT envelope FROM records WHERE record_id = 'frigo'").scalar_one()
+            forged = bytes(held).replace(b"Camion frigorifique", b"Camion frigorifiqu3")
+            conn.exec_driver_sql("UPDATE records SET envelope = ? WHERE record_id = 'frigo'", (forged,))
+        async with running(make_home(tmp_path, "MJC"), seed_of(b)) as c:
+            report = await c.node.sync_round()
+            assert report.failed == 0
+            assert _titles(c) == {("Banque alimentaire", "Sono")}
+
+
+async def test_publishing_thousands_of_records_pushes_them_in_batches_peers_accept(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            await b.node.sync_round()
+            bodies = [{"id": f"lot-{i}", "kind": "equipment", "title": f"Lot {i}", "description": "x" * 600} for i in range(1500)]
+            batch = catalogue.publish_many(b.node.engine, b.node.key, "resource", bodies)
+            b.node.push_soon(batch.published)
+
+            def held_by_a() -> int:
+                with session(a.node.engine) as s:
+                    return sum(r.rtype == "resource" for r in records.list_by_author(s, b.node.node_id))
+
+            assert await _until(lambda: held_by_a() == 1500, timeout=30)
