@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -388,3 +389,67 @@ async def test_publishing_thousands_of_records_pushes_them_in_batches_peers_acce
                     return sum(r.rtype == "resource" for r in records.list_by_author(s, b.node.node_id))
 
             assert await _until(lambda: held_by_a() == 1500, timeout=30)
+
+
+def _holdings(node: RunningNode) -> set[tuple[str, str, str, bytes]]:
+    with node.node.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT author, record_id, rtype, message_id FROM records").all()
+    return {(a, r, t, bytes(m)) for a, r, t, m in rows}
+
+
+async def test_partitioned_federation_heals_and_converges(tmp_path: Path) -> None:
+    """Two halves cut apart keep working; once the cut heals, everyone holds exactly the same versions."""
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running(make_home(tmp_path, "Association 0")))
+        nodes = [first]
+        for i in range(1, 6):
+            nodes.append(await stack.enter_async_context(running(make_home(tmp_path, f"Association {i}"), seed_of(first))))
+        for i, node in enumerate(nodes):
+            _publish(node, "commun", f"Ressource d'avant {i}")
+            _publish(node, "a-supprimer", f"Ressource condamnée {i}")
+        for _ in range(3):
+            for node in nodes:
+                await node.node.sync_round()
+        assert len({frozenset(_holdings(n)) for n in nodes}) == 1
+
+        left, right = nodes[:3], nodes[3:]
+        real = {n.node.node_id: n.url for n in nodes}
+
+        def cut(node: RunningNode, others: list[RunningNode], to: str | None) -> None:
+            with session(node.node.engine) as s, s.begin():
+                for other in others:
+                    peer = peers.get(s, other.node.node_id)
+                    assert peer is not None
+                    peer.addresses = json.dumps([to or real[other.node.node_id]])
+                    peer.state, peer.failures, peer.next_attempt_ms = "new", 0, 0
+                    s.add(peer)
+
+        for node in left:
+            cut(node, right, "http://127.0.0.1:9")  # nothing listens there: connection refused
+        for node in right:
+            cut(node, left, "http://127.0.0.1:9")
+        # Both halves keep working: new records, updates, deletions.
+        for i, node in enumerate(nodes):
+            _publish(node, "commun", f"Ressource modifiée pendant la coupure {i}")
+            _publish(node, "nouveau", f"Ressource née pendant la coupure {i}")
+            catalogue.delete(node.node.engine, node.node.key, "a-supprimer")
+        for _ in range(2):
+            for node in nodes:
+                await node.node.sync_round()
+        assert _holdings(left[0]) != _holdings(right[0])
+
+        for node in left:
+            cut(node, right, None)
+        for node in right:
+            cut(node, left, None)
+        for _ in range(3):
+            for node in nodes:
+                await node.node.sync_round()
+        holdings = [_holdings(n) for n in nodes]
+        assert all(h == holdings[0] for h in holdings)
+        titles = _titles(nodes[0])
+        assert titles == {(f"Association {i}", t) for i in range(6) for t in
+                          (f"Ressource modifiée pendant la coupure {i}", f"Ressource née pendant la coupure {i}")}
+        assert sum(rtype == "tombstone" for _, _, rtype, _ in holdings[0]) == 6
