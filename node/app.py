@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from storage import identity, make_engine, session, upgrade
+from storage import identity, make_engine, peers, session, upgrade
 
 from . import api, catalogue, federation
+from .clock import now_ms
 from .config import NodeConfig
+from .discovery import Discovery
 from .home import read_token
 from .peers import PeerClient
 from .runtime import NODE, Node
@@ -32,6 +34,7 @@ def create_app(config: NodeConfig) -> web.Application:
     app = web.Application()
     app.cleanup_ctx.append(_open_node(config))
     app.cleanup_ctx.append(_peer_client)
+    app.cleanup_ctx.append(_discovery)
     app.add_subapp(FEDERATION_PREFIX, federation.create_app())
     app.add_subapp(api.API_PREFIX, api.create_app())
     app.router.add_get("/", _index)
@@ -77,6 +80,31 @@ async def _peer_client(app: web.Application) -> AsyncIterator[None]:
     finally:
         await node.cancel_tasks()
         await client.close()
+
+
+async def _discovery(app: web.Application) -> AsyncIterator[None]:
+    """mDNS: announce the node and turn what others announce into candidate peers (a hint only:
+    the signed handshake decides). Never fatal: without multicast the node logs it once and goes on."""
+    node = app[NODE]
+    config = node.config
+
+    async def found(node_id: str, addresses: list[str]) -> None:
+        await node.run(_remember_mdns_peer, node, node_id, addresses)
+        node.sync_now.set()
+
+    discovery = Discovery(
+        node_id=node.node_id, name=config.name, host=config.host, port=config.port, mdns=config.mdns, on_found=found
+    )
+    await discovery.start()
+    try:
+        yield
+    finally:
+        await discovery.stop()
+
+
+def _remember_mdns_peer(node: Node, node_id: str, addresses: list[str]) -> None:
+    with session(node.engine) as s, s.begin():
+        peers.upsert(s, node_id, addresses=addresses, source="mdns", now_ms=now_ms())
 
 
 async def _index(request: web.Request) -> web.Response:

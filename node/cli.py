@@ -90,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         "db_url": args.db,
         "public_url": args.public_url,
         "sync_interval_s": args.sync_interval,
+        "mdns": args.mdns,
     }
     config = load(_home(args), overrides)
     # --seed flags add to the seeds of the config file.
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.add_argument("--public-url")
     p.add_argument("--sync-interval", type=float)
+    p.add_argument("--mdns", metavar="off|default|all|ADRESSES",
+                   help="découverte mDNS : off, default, all ou adresses IP séparées par des virgules")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("id", help="afficher l'identifiant du nœud")

@@ -78,6 +78,7 @@ class NodeConfig:
     peer_rate_per_s: float = 50.0
     peer_burst: int = 200
     request_timeout_s: float = 15.0
+    mdns: str = "default"  # off | default | all | comma-separated interface addresses (see docs/discovery.md)
 
     @property
     def key_path(self) -> Path:
@@ -113,6 +114,7 @@ _ENV_KEYS = {
     "MAILLAGE_PORT": "port",
     "MAILLAGE_PUBLIC_URL": "public_url",
     "MAILLAGE_SYNC_INTERVAL": "sync_interval_s",
+    "MAILLAGE_MDNS": "mdns",
 }
 
 
@@ -143,6 +145,7 @@ _SCALARS: dict[str, type] = {
     "db_url": str,
     "host": str,
     "public_url": str,
+    "mdns": str,
     "port": int,
     "sync_batch": int,
     "sync_max_pages": int,
@@ -192,6 +195,13 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
         kwargs["window"] = FreshnessWindow(past_ms=int(past * 1000), future_ms=int(future * 1000))
     if kwargs.get("public_url"):
         kwargs["public_url"] = _base_url(kwargs["public_url"], what="public_url")
+    if "mdns" in kwargs and kwargs["mdns"].strip().lower() not in ("off", "default", "all"):
+        from .discovery import MdnsOptionError, check_mdns_option
+
+        try:
+            check_mdns_option(kwargs["mdns"])
+        except MdnsOptionError as exc:
+            raise ConfigError(str(exc)) from None
     config = NodeConfig(home=home, **kwargs)
     if not 0 <= config.port <= 65535:
         raise ConfigError(f"port: {config.port} is not a TCP port")

@@ -63,8 +63,10 @@ def upsert(
         peer.name = name[:200]
     if descriptor is not None:
         peer.descriptor = descriptor
-    if peer.state in ("gone", "refused") and source == "seed":
-        # An operator naming a peer again gives it a fresh chance.
+    revived = peer.state in ("gone", "refused") if source == "seed" else peer.state == "gone" and source == "mdns"
+    if revived:
+        # An operator naming a peer again, or a gone peer seen again on the local network,
+        # gets a fresh chance.
         peer.state, peer.failures, peer.next_attempt_ms = "new", 0, now_ms
     session.add(peer)
     return peer

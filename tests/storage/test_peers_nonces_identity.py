@@ -118,3 +118,16 @@ def test_learning_a_node_adds_it_once_and_merges_new_addresses(engine: Engine) -
         assert peers.addresses_of(peer) == ["http://127.0.0.1:1", "http://127.0.0.1:2"]
         peers.learn(s, SigningKey.generate().node_id, addresses=[], name="sans adresse", now_ms=T0)
         assert len(peers.list_all(s)) == 1
+
+
+def test_a_gone_peer_seen_again_by_mdns_is_tried_again_but_a_refused_one_is_not(engine: Engine) -> None:
+    gone, refused = SigningKey.generate().node_id, SigningKey.generate().node_id
+    with session(engine) as s, s.begin():
+        for node in (gone, refused):
+            peers.upsert(s, node, addresses=["http://127.0.0.1:1"], source="exchange", now_ms=T0)
+        for _ in range(peers.GONE_AFTER_FAILURES):
+            peers.mark_failure(s, gone, "timeout", now_ms=T0)
+        peers.forget_addresses(s, refused, ["http://127.0.0.1:1"], "impostor", now_ms=T0)
+        for node in (gone, refused):
+            peers.upsert(s, node, addresses=["http://127.0.0.1:2"], source="mdns", now_ms=T0)
+        assert {p.node_id: p.state for p in peers.list_all(s)} == {gone: "new", refused: "refused"}
