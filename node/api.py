@@ -136,7 +136,9 @@ async def sync_now(request: web.Request) -> web.Response:
             "contacted": report.contacted,
             "failed": report.failed,
             "refused": report.refused,
+            "received": report.received,
             "stored": report.stored,
+            "reconciled": report.reconciled,
             "errors": report.errors,
         }
     )

@@ -24,9 +24,10 @@ from protocol import (
     parse_record,
     seal,
 )
-from protocol.messages import REPLY_TYPES
+from protocol.messages import MAX_BATCH, REPLY_TYPES
+from protocol.reconcile import Item, SortedItems, respond
 
-from storage import nonces, peers, records, session
+from storage import counters, nonces, peers, records, session
 
 from . import catalogue
 from .clock import now_ms
@@ -145,6 +146,26 @@ async def push(request: web.Request) -> web.Response:
     return _reply(node, envelope, {"stored": result.stored, "unchanged": result.unchanged, "rejected": rejected})
 
 
+async def reconcile(request: web.Request) -> web.Response:
+    """One round of set reconciliation: answer the frame and send the records the caller lacks."""
+    node, envelope, body = await _read_request(request, "reconcile")
+    now = now_ms()
+
+    def answer() -> dict[str, Any]:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+            cursor = counters.current(s, "records")
+            local = SortedItems(Item(t, m) for t, m in records.public_versions(s))
+            frame, have, _ = respond(local, body.frame)
+            found, truncated = records.public_envelopes(s, have, max_bytes=MAX_REPLY_BYTES, max_count=MAX_BATCH)
+        reply: dict[str, Any] = {"records": found, "truncated": truncated, "cursor": cursor}
+        if frame is not None:
+            reply["frame"] = frame
+        return reply
+
+    return _reply(node, envelope, await node.run(answer))
+
+
 async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
@@ -160,6 +181,7 @@ def create_app() -> web.Application:
             web.post("/hello", hello),
             web.post("/changes", changes),
             web.post("/push", push),
+            web.post("/reconcile", reconcile),
             web.get("/descriptor", descriptor),
         ]
     )

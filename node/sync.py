@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol import ProtocolError, open_envelope, parse_record
+from protocol.reconcile import Item, SortedItems, initiate, respond
 
 from storage import peers, records, session
 from storage.rows import RecordRow
@@ -28,6 +29,8 @@ from .verification import verify_received
 log = logging.getLogger(__name__)
 
 PARALLEL_PEERS = 4
+RECONCILE_FROM = 500  # local public records from which a first contact starts with reconciliation
+RECONCILE_MAX_ROUNDS = 16
 PUSH_BATCH = 500
 PUSH_BYTES = 768 * 1024  # leaves room for the envelope under a peer's 1 MiB body limit
 
@@ -37,7 +40,9 @@ class RoundReport:
     contacted: int = 0
     failed: int = 0
     refused: int = 0
-    stored: int = 0
+    received: int = 0  # records that crossed the network to us
+    stored: int = 0  # of those, versions that were news
+    reconciled: int = 0  # peers first contacted through set reconciliation
     errors: list[str] = field(default_factory=list)
 
 
@@ -95,7 +100,9 @@ class Synchronizer:
         for address in addresses:
             try:
                 await self._handshake(peer_id, address)
-                report.stored += await self._pull(peer_id, address)
+                if await self.node.run(self._worth_reconciling, peer_id):
+                    await self._reconcile(peer_id, address, report)
+                await self._pull(peer_id, address, report)
                 report.contacted += 1
                 if impostors:
                     await self.node.run(self._commit_forget, peer_id, impostors, "; ".join(errors))
@@ -136,7 +143,63 @@ class Synchronizer:
 
         await self.node.run(commit)
 
-    async def _pull(self, peer_id: str, address: str) -> int:
+    def _worth_reconciling(self, peer_id: str) -> bool:
+        """First contact while we already hold many records: they are likely shared already."""
+        with session(self.node.engine) as s:
+            return peers.get_cursor(s, peer_id) == 0 and records.count(s, public_only=True) >= RECONCILE_FROM
+
+    async def _reconcile(self, peer_id: str, address: str, report: RoundReport) -> None:
+        """Exchange only the differences with a peer, then follow its change feed from where it stood.
+
+        If the peer cannot do it, or some records did not fit in its replies, the
+        cursor stays at 0 and the ordinary pull fetches everything: slower, never wrong.
+        """
+        local = await self.node.run(self._local_items)
+        frame: bytes | None = initiate(local)
+        start_cursor: int | None = None
+        complete = True
+        try:
+            for _ in range(RECONCILE_MAX_ROUNDS):
+                assert frame is not None
+                _, reply = await self.client.request(address, peer_id, "reconcile", {"frame": frame})
+                start_cursor = reply.cursor if start_cursor is None else start_cursor
+                complete = complete and not reply.truncated
+                now = now_ms()
+                good, _ = await verify_received(self.node, reply.records, now)
+                report.received += len(reply.records)
+                report.stored += await self.node.run(self._commit_page, peer_id, good, None, now)
+                if reply.frame is None:
+                    break
+                frame, have, _ = respond(local, reply.frame)
+                if have:
+                    raws = await self.node.run(self._public_envelopes, have)
+                    for batch in _batches(raws):
+                        await self.client.request(address, peer_id, "push", {"records": batch})
+                if frame is None:
+                    break
+            else:
+                complete = False
+        except (PeerError, ProtocolError) as exc:
+            log.info("reconciliation with %s failed, pulling everything instead: %s", peer_id, exc)
+            return
+        if complete and start_cursor is not None:
+            await self.node.run(self._commit_cursor, peer_id, start_cursor)
+            report.reconciled += 1
+
+    def _local_items(self) -> SortedItems:
+        with session(self.node.engine) as s:
+            return SortedItems(Item(t, m) for t, m in records.public_versions(s))
+
+    def _public_envelopes(self, message_ids: set[bytes]) -> list[bytes]:
+        with session(self.node.engine) as s:
+            found, _ = records.public_envelopes(s, message_ids, max_bytes=1 << 62, max_count=len(message_ids))
+            return found
+
+    def _commit_cursor(self, peer_id: str, cursor: int) -> None:
+        with session(self.node.engine) as s, s.begin():
+            peers.set_cursor(s, peer_id, cursor, now_ms=now_ms())
+
+    async def _pull(self, peer_id: str, address: str, report: RoundReport) -> None:
         """Pull the peer's change feed from our cursor, page after page, as a pipeline.
 
         While page N is verified, page N+1 is already being fetched and page N-1
@@ -152,23 +215,23 @@ class Synchronizer:
 
         pending_commit: asyncio.Future[int] | None = None
         next_page: asyncio.Task[Any] | None = asyncio.ensure_future(fetch(cursor))
-        stored = 0
         try:
             for _ in range(config.sync_max_pages):
                 assert next_page is not None
                 page = await next_page
+                report.received += len(page.records)
                 next_page = asyncio.ensure_future(fetch(page.next)) if page.more else None
                 now = now_ms()
                 good, bad = await verify_received(self.node, page.records, now)
                 for refused in bad:
                     log.warning("skipped a record from %s that failed verification: %s %s", peer_id, refused.code, refused.message)
                 if pending_commit is not None:
-                    stored += await pending_commit
+                    report.stored += await pending_commit
                 pending_commit = asyncio.ensure_future(self.node.run(self._commit_page, peer_id, good, page.next, now))
                 if next_page is None:
                     break
             if pending_commit is not None:
-                stored += await pending_commit
+                report.stored += await pending_commit
                 pending_commit = None
         finally:
             for task in (next_page, pending_commit):
@@ -177,16 +240,16 @@ class Synchronizer:
             # A commit already handed to a worker thread runs to its end; wait for it.
             if pending_commit is not None:
                 await asyncio.gather(pending_commit, return_exceptions=True)
-        return stored
 
     def _cursor(self, peer_id: str) -> int:
         with session(self.node.engine) as s:
             return peers.get_cursor(s, peer_id)
 
-    def _commit_page(self, peer_id: str, good: list[RecordRow], cursor: int, now: int) -> int:
+    def _commit_page(self, peer_id: str, good: list[RecordRow], cursor: int | None, now: int) -> int:
         with session(self.node.engine) as s, s.begin():
             result = catalogue.store_received(s, good, now=now, own_id=self.node.node_id)
-            peers.set_cursor(s, peer_id, cursor, now_ms=now)
+            if cursor is not None:
+                peers.set_cursor(s, peer_id, cursor, now_ms=now)
             return result.stored
 
     def _commit_failure(self, peer_id: str, message: str) -> None:

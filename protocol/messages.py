@@ -18,6 +18,7 @@ from .schema import Body, Hash32, parse
 
 MAX_BATCH = 1000
 MAX_RECORD_BYTES = 64 * 1024
+MAX_FRAME = 64 * 1024  # a reconciliation frame (protocol/reconcile.py writes at most 60 000 bytes)
 
 RecordBytes = Annotated[bytes, Field(min_length=1, max_length=MAX_RECORD_BYTES)]
 Cursor = Annotated[int, Field(ge=0, lt=2**63)]
@@ -67,6 +68,20 @@ class PushReply(Body):
     rejected: Annotated[tuple[Rejection, ...], Field(max_length=MAX_BATCH)]
 
 
+class ReconcileRequest(Body):
+    """A round of set reconciliation over the public records both sides hold (docs/protocol.md §7.4)."""
+
+    frame: Annotated[bytes, Field(min_length=1, max_length=MAX_FRAME)]
+
+
+class ReconcileReply(Body):
+    reply_to: Hash32
+    frame: Annotated[bytes, Field(min_length=1, max_length=MAX_FRAME)] | None = None  # absent: done
+    records: Annotated[tuple[RecordBytes, ...], Field(max_length=MAX_BATCH)]  # ours the requester lacks
+    truncated: bool  # some such records did not fit: the requester must not trust ``cursor``
+    cursor: Cursor  # our change-feed position when the exchange started to be answered
+
+
 MESSAGE_TYPES: dict[str, type[Body]] = {
     "hello": Hello,
     "hello-reply": HelloReply,
@@ -74,9 +89,16 @@ MESSAGE_TYPES: dict[str, type[Body]] = {
     "changes-reply": ChangesReply,
     "push": PushRequest,
     "push-reply": PushReply,
+    "reconcile": ReconcileRequest,
+    "reconcile-reply": ReconcileReply,
 }
 
-REPLY_TYPES: dict[str, str] = {"hello": "hello-reply", "changes": "changes-reply", "push": "push-reply"}
+REPLY_TYPES: dict[str, str] = {
+    "hello": "hello-reply",
+    "changes": "changes-reply",
+    "push": "push-reply",
+    "reconcile": "reconcile-reply",
+}
 
 
 def parse_message(envelope: Envelope, expected_type: str) -> Any:

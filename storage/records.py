@@ -111,6 +111,28 @@ def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -
     return ChangePage(page, cursor, len(rows) > limit)
 
 
+def public_versions(session: Session) -> list[tuple[int, bytes]]:
+    """(issue time, message id) of every public record version we hold: the set peers reconcile."""
+    return [(t, bytes(m)) for t, m in session.execute(select(T.c.issued_at, T.c.message_id).where(T.c.public))]
+
+
+def public_envelopes(
+    session: Session, message_ids: Iterable[bytes], *, max_bytes: int, max_count: int
+) -> tuple[list[bytes], bool]:
+    """The public envelopes with these message ids, within the budgets; True if some did not fit."""
+    wanted = sorted(message_ids)
+    found: list[bytes] = []
+    size = 0
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for (envelope,) in session.execute(select(T.c.envelope).where(T.c.message_id.in_(chunk), T.c.public)):
+            if found and (size + len(envelope) > max_bytes or len(found) == max_count):
+                return found, True
+            found.append(envelope)
+            size += len(envelope)
+    return found, False
+
+
 def get(session: Session, author: str, record_id: str) -> CatalogueRecord | None:
     return session.get(CatalogueRecord, (author, record_id))
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from node import catalogue
 from node.app import RunningNode
+from node.clock import now_ms
 from node.config import Seed
 from protocol import SigningKey, seal
 from storage import peers, records, session
@@ -453,3 +454,46 @@ async def test_partitioned_federation_heals_and_converges(tmp_path: Path) -> Non
         assert titles == {(f"Association {i}", t) for i in range(6) for t in
                           (f"Ressource modifiée pendant la coupure {i}", f"Ressource née pendant la coupure {i}")}
         assert sum(rtype == "tombstone" for _, _, rtype, _ in holdings[0]) == 6
+
+
+async def test_first_contact_between_nodes_sharing_most_records_exchanges_only_the_difference(tmp_path: Path) -> None:
+    """Set reconciliation: 1 500 records both already hold (relayed earlier), five new on each side."""
+    from protocol import SigningKey
+
+    from ..factories import resource
+
+    elsewhere = SigningKey.generate()  # a third association whose catalogue both already relayed
+    shared = [resource(elsewhere, f"lot-{i}", f"Lot {i}") for i in range(1500)]
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        async with running(make_home(tmp_path, "Club sportif"), seed_of(a)) as b:
+            for node in (a, b):
+                with session(node.node.engine) as s, s.begin():
+                    records.ingest(s, shared, now_ms=0)
+            for i in range(5):
+                _publish(a, f"a{i}", f"Offert par la banque {i}")
+                _publish(b, f"b{i}", f"Offert par le club {i}")
+            report = await b.node.sync_round()
+            assert report.reconciled == 1 and report.errors == []
+            assert report.received <= 10, "only A's new records (and its descriptor) crossed the network"
+            assert _holdings(a) == _holdings(b)
+            # Afterwards the ordinary change feed carries on from where reconciliation left it.
+            _publish(a, "apres", "Publié après")
+            report = await b.node.sync_round()
+            assert report.reconciled == 0 and report.received == 1
+            assert _holdings(a) == _holdings(b)
+
+
+async def test_garbage_reconciliation_frame_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    import aiohttp
+
+    from node.wire import CONTENT_TYPE
+    from protocol import SigningKey, decode, seal
+
+    async with running(make_home(tmp_path, "Banque alimentaire")) as a:
+        sender = SigningKey.generate()
+        request = seal(sender, "reconcile", {"frame": b"\x81\xa1x\x01"}, now_ms=now_ms(), audience=[a.node.node_id])
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{a.url}/fed/v1/reconcile", data=request.raw, headers={"Content-Type": CONTENT_TYPE}) as resp:
+                assert resp.status == 400 and decode(await resp.read())["code"] == "invalid"
+        with a.node.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM seen_nonces").scalar_one() == 0
