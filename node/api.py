@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from protocol import RECORD_TYPES, InvalidMessage, ProtocolError, TooLarge, fingerprint
+from protocol import RECORD_TYPES, InvalidMessage, ProtocolError, TooLarge, fingerprint, is_node_id
 from protocol.schema import parse
 
 from storage import peers, records, session
@@ -126,6 +126,33 @@ async def add_peer(request: web.Request) -> web.Response:
     await node.run(commit)
     node.sync_now.set()
     return _json({"added": str(seed)}, status=201)
+
+
+async def get_denylist(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    return _json({"denied": [{"node_id": n, "since": since} for n, since in sorted(node.denied.items())]})
+
+
+async def deny_node(request: web.Request) -> web.Response:
+    """Put a node on our signed deny-list: its messages and new records are refused from now on."""
+    node = request.config_dict[NODE]
+    data = await _json_body(request)
+    node_id, reason = data.get("node_id"), data.get("reason")
+    if not isinstance(node_id, str) or not is_node_id(node_id):
+        raise InvalidMessage('"node_id" must be a node id')
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidMessage('"reason" must be text')
+    node.denied = await node.run(catalogue.set_denied, node.engine, node.key, node_id, True, reason)
+    return await get_denylist(request)
+
+
+async def allow_node(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    node_id = request.match_info["node_id"]
+    if node_id not in node.denied:
+        raise InvalidMessage(f"{node_id} is not on our deny-list")
+    node.denied = await node.run(catalogue.set_denied, node.engine, node.key, node_id, False)
+    return await get_denylist(request)
 
 
 async def sync_now(request: web.Request) -> web.Response:
@@ -271,6 +298,9 @@ def create_app() -> web.Application:
             web.get("/peers", list_peers),
             web.post("/peers", add_peer),
             web.post("/sync", sync_now),
+            web.get("/denylist", get_denylist),
+            web.post("/denylist", deny_node),
+            web.delete("/denylist/{node_id}", allow_node),
             web.get("/records", list_records),
             web.post("/records", create_record),
             web.delete("/records/{record_id}", delete_record),

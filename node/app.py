@@ -50,6 +50,7 @@ def _open_node(config: NodeConfig):  # type: ignore[no-untyped-def]
             await node.run(upgrade, engine)
             await node.run(_check_identity, node)
             await node.run(catalogue.publish_descriptor, engine, key, config)
+            node.denied = await node.run(catalogue.denied_nodes, engine, key.node_id)
             app[NODE] = node
             yield
         finally:

@@ -7,7 +7,7 @@ one transaction each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from protocol import (
+    DENYLIST_ID,
     DESCRIPTOR_ID,
     Conflict,
     Forbidden,
@@ -147,6 +148,32 @@ def publish_many(engine: Engine, key: SigningKey, rtype: str, bodies: Sequence[d
     return Batch(signed, unchanged, refused)
 
 
+def denied_nodes(engine: Engine, own_id: str) -> dict[str, int]:
+    """Our deny-list: node id → time from which its messages and records are refused."""
+    with session(engine) as s:
+        held = records.get(s, own_id, DENYLIST_ID)
+    if held is None or held.rtype != "denylist":
+        return {}
+    return {entry["node"]: entry["since"] for entry in records.body_of(held.envelope)["entries"]}
+
+
+def set_denied(engine: Engine, key: SigningKey, node_id: str, denied: bool, reason: str | None = None) -> dict[str, int]:
+    """Add a node to our signed deny-list (from now on) or take it off; returns the new list."""
+    if node_id == key.node_id:
+        raise InvalidMessage("a node cannot deny itself")
+    with session(engine) as s:
+        held = records.get(s, key.node_id, DENYLIST_ID)
+    entries = [dict(e) for e in records.body_of(held.envelope)["entries"]] if held is not None else []
+    entries = [e for e in entries if e["node"] != node_id]
+    if denied:
+        entry: dict[str, Any] = {"node": node_id, "since": now_ms()}
+        if reason:
+            entry["reason"] = reason
+        entries.append(entry)
+    publish(engine, key, "denylist", {"id": DENYLIST_ID, "entries": sorted(entries, key=lambda e: e["node"])})
+    return {e["node"]: e["since"] for e in entries}
+
+
 def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
     """Publish a tombstone for one of our records (it carries no content)."""
     with session(engine) as s:
@@ -173,7 +200,9 @@ def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: s
     return result
 
 
-def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[RecordRow], list[Rejected]]:
+def verify_records(
+    raws: Sequence[bytes], now: int, denied: Mapping[str, int] | None = None
+) -> tuple[list[RecordRow], list[Rejected]]:
     """Check records received from a peer: signature, schema, and that they were meant to travel.
 
     Returns the good ones ready to store and why each other one was refused.
@@ -189,6 +218,8 @@ def verify_records(raws: Sequence[bytes], now: int) -> tuple[list[RecordRow], li
             if not record.is_public:
                 # Only its author holds a private record; one arriving here leaked somewhere.
                 raise Forbidden("a private record must not leave its author's node", record_id=record.record_id)
+            if denied and record.author in denied and record.envelope.issued_at >= denied[record.author]:
+                raise Forbidden("its author is on our deny-list", author=record.author)
             good.append(row_of(record))
         except ProtocolError as exc:
             bad.append(Rejected(index, exc.code, exc.message[:500]))

@@ -212,6 +212,17 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
     _emit(args, result, t("peer.added", seed=result["added"]))
 
 
+def cmd_deny(args: argparse.Namespace) -> None:
+    body = {"node_id": args.node_id, **({"reason": args.reason} if args.reason else {})}
+    result = _client(args).call("POST", "/denylist", json_body=body)
+    _emit(args, result, t("peer.denied", node_id=args.node_id))
+
+
+def cmd_allow(args: argparse.Namespace) -> None:
+    result = _client(args).call("DELETE", f"/denylist/{args.node_id}")
+    _emit(args, result, t("peer.allowed", node_id=args.node_id))
+
+
 def cmd_sync(args: argparse.Namespace) -> None:
     report = _client(args).call("POST", "/sync")
     _emit(args, report, t("sync.report", **{k: report[k] for k in ("contacted", "stored", "failed", "refused")}))
@@ -334,6 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(a)
     a.add_argument("seed", metavar="URL#ID")
     a.set_defaults(func=cmd_peer_add)
+    d = p.add_parser("deny", help="refuser désormais un nœud (liste de refus signée)")
+    _add_home(d)
+    _add_json(d)
+    d.add_argument("node_id")
+    d.add_argument("--reason", help="motif, au sujet de l'association (jamais d'une personne)")
+    d.set_defaults(func=cmd_deny)
+    w = p.add_parser("allow", help="retirer un nœud de la liste de refus")
+    _add_home(w)
+    _add_json(w)
+    w.add_argument("node_id")
+    w.set_defaults(func=cmd_allow)
 
     p = sub.add_parser("sync", help="synchroniser maintenant")
     _add_home(p)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from protocol import (
     Envelope,
+    Forbidden,
     InvalidMessage,
     ProtocolError,
     TooLarge,
@@ -70,6 +71,8 @@ async def _read_request(request: web.Request, expected_type: str) -> tuple[Node,
     raw = await read_body(request, node.config.max_body_bytes)
     envelope = open_envelope(raw)
     check_message(envelope, recipient=node.node_id, now_ms=now_ms(), window=node.config.window)
+    if envelope.issuer in node.denied:
+        raise Forbidden("this node is on our deny-list", since=node.denied[envelope.issuer])
     node.limiter.check(f"peer:{envelope.issuer}")
     return node, envelope, parse_message(envelope, expected_type)
 

@@ -44,6 +44,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sync.report": ("{contacted} pair(s) contacté(s), {stored} enregistrement(s) reçu(s), {failed} injoignable(s), {refused} refusé(s).",
                     "{contacted} peer(s) contacted, {stored} record(s) received, {failed} unreachable, {refused} refused."),
     "peer.added": ("Pair ajouté : {seed}", "Peer added: {seed}"),
+    "peer.denied": ("Nœud refusé désormais : {node_id}", "Node denied from now on: {node_id}"),
+    "peer.allowed": ("Nœud retiré de la liste de refus : {node_id}", "Node taken off the deny-list: {node_id}"),
     "demo.ready": ("La fédération de démonstration tourne :", "The demo federation is running:"),
     "demo.node": ("  {name}\n    {url}  (dossier {home})", "  {name}\n    {url}  (home {home})"),
     "demo.try": ("Essayez, dans un autre terminal :", "Try, in another terminal:"),

@@ -76,6 +76,20 @@ OPENAPI: dict[str, Any] = {
             ),
         },
         "/sync": {"post": _op("Run one synchronisation round now and report it")},
+        "/denylist": {
+            "get": _op("Our signed deny-list: node ids and since when"),
+            "post": _op(
+                "Deny a node: its messages and new records are refused from now on",
+                body={"application/json": {"schema": {"type": "object", "required": ["node_id"], "properties": {
+                    "node_id": {"type": "string"}, "reason": {"type": "string", "maxLength": 200}}}}},
+            ),
+        },
+        "/denylist/{node_id}": {
+            "delete": {
+                **_op("Take a node off our deny-list"),
+                "parameters": [{"name": "node_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            }
+        },
         "/records": {
             "get": _op(
                 "Records by an author (default: this node)",

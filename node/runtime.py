@@ -40,6 +40,7 @@ class Node:
     limiter: RateLimiter = field(init=False)
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
+    denied: dict[str, int] = field(default_factory=dict)  # our deny-list: node id → since (ms)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

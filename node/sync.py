@@ -92,7 +92,9 @@ class Synchronizer:
 
     def _due(self) -> list[tuple[str, list[str]]]:
         with session(self.node.engine) as s:
-            return [(p.node_id, peers.addresses_of(p)) for p in peers.due(s, now_ms()) if p.node_id != self.node.node_id]
+            due = peers.due(s, now_ms())
+        skip = {self.node.node_id, *self.node.denied}
+        return [(p.node_id, peers.addresses_of(p)) for p in due if p.node_id not in skip]
 
     async def sync_peer(self, peer_id: str, addresses: list[str], report: RoundReport) -> None:
         errors: list[str] = []
@@ -273,7 +275,8 @@ class Synchronizer:
 
     def _push_targets(self, fanout: int, exclude: str | None) -> list[tuple[str, str]]:
         with session(self.node.engine) as s:
-            views = [p for p in peers.list_all(s) if p.state == "active" and p.addresses and p.node_id != exclude]
+            views = [p for p in peers.list_all(s) if p.state == "active" and p.addresses and p.node_id != exclude
+                     and p.node_id not in self.node.denied]
         # A random few, so that gossip spreads over the whole federation, not one path.
         return [(p.node_id, p.addresses[0]) for p in random.sample(views, min(fanout, len(views)))]
 

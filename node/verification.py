@@ -26,9 +26,10 @@ CHUNK = 256
 async def verify_received(node: Node, raws: Sequence[bytes], now: int) -> tuple[list[RecordRow], list[Rejected]]:
     """Verify records from a peer, in order; returns the good rows and the refusals (with batch indexes)."""
     if len(raws) < PROCESS_THRESHOLD:
-        return await node.run(verify_records, raws, now)
+        return await node.run(verify_records, raws, now, node.denied)
     starts = range(0, len(raws), CHUNK)
-    results = await asyncio.gather(*(node.compute(verify_records, list(raws[i : i + CHUNK]), now) for i in starts))
+    chunks = [list(raws[i : i + CHUNK]) for i in starts]
+    results = await asyncio.gather(*(node.compute(verify_records, chunk, now, node.denied) for chunk in chunks))
     good: list[RecordRow] = []
     bad: list[Rejected] = []
     for start, (chunk_good, chunk_bad) in zip(starts, results):

@@ -33,6 +33,7 @@ from .errors import (
 from .identity import SigningKey, fingerprint, is_node_id, node_id_from_public_key, public_key_from_node_id
 from .messages import MESSAGE_TYPES, REPLY_TYPES, parse_message, parse_reply
 from .records import (
+    DENYLIST_ID,
     DESCRIPTOR_ID,
     RECORD_TYPES,
     DescriptorBody,

@@ -25,6 +25,7 @@ from .errors import InvalidMessage, UnknownType
 from .schema import Body, NilFree, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
 
 DESCRIPTOR_ID = "node"
+DENYLIST_ID = "denylist"
 
 
 class ResourceKind(str, Enum):
@@ -101,13 +102,30 @@ class DescriptorBody(Body):
     keys: Annotated[tuple[KeyEntry, ...], Field(min_length=1, max_length=16)]
 
 
+class DenyEntry(Body):
+    node: NodeId
+    since: Millis  # messages and records this node issues from then on are refused
+    reason: Annotated[str, Field(max_length=200)] | None = None  # about the association, never a person
+
+
+class DenyListBody(Body):
+    """The nodes this node refuses to deal with: published, so anyone can see whom and since when."""
+
+    id: Annotated[str, Field(pattern=f"^{DENYLIST_ID}$")]
+    entries: Annotated[tuple[DenyEntry, ...], Field(max_length=1000)]
+
+
 RECORD_TYPES: dict[str, type[Body]] = {
     "descriptor": DescriptorBody,
+    "denylist": DenyListBody,
     "resource": ResourceBody,
     "offer": IntentBody,
     "need": IntentBody,
     "tombstone": TombstoneBody,
 }
+
+# Singleton records: these ids belong to one type only, so no other record can replace or delete them.
+RESERVED_IDS: dict[str, str] = {DESCRIPTOR_ID: "descriptor", DENYLIST_ID: "denylist"}
 
 # Records may be dated a little ahead of our clock (skew), never far ahead.
 RECORD_FUTURE_MS = FreshnessWindow().future_ms
@@ -166,8 +184,9 @@ def parse_record(envelope: Envelope, *, now_ms: int, future_ms: int = RECORD_FUT
     if envelope.issued_at - now_ms > future_ms:
         check_fresh(envelope.issued_at, now_ms=now_ms, window=FreshnessWindow(past_ms=2**62, future_ms=future_ms))
     body = parse(model, dict(envelope.body))
-    if body.id == DESCRIPTOR_ID and model is not DescriptorBody:
-        raise InvalidMessage(f"the id {DESCRIPTOR_ID!r} is reserved for the node descriptor")
+    reserved_for = RESERVED_IDS.get(body.id)
+    if reserved_for is not None and reserved_for != envelope.type:
+        raise InvalidMessage(f"the id {body.id!r} is reserved for the node's {reserved_for} record")
     return Record(envelope, body)
 
 
@@ -178,7 +197,9 @@ def descriptor_endpoints(record: Record) -> tuple[str, ...]:
 
 
 __all__ = [
+    "DENYLIST_ID",
     "DESCRIPTOR_ID",
+    "DenyListBody",
     "DescriptorBody",
     "Hash32",
     "IntentBody",

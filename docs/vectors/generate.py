@@ -638,6 +638,8 @@ def records_file() -> dict[str, Any]:
             "id": "besoin-chambre-froide", "kind": "equipment", "title": "Chambre froide",
             "quantity": 1, "unit": "unité", "location": {"lat": 48856600, "lon": 2352200}}, key=FOOD)),
         ("tombstone", rec("tombstone", "tombstone", {"id": "minibus-9"})),
+        ("denylist", rec("denylist", "denylist", {"id": "denylist", "entries": [
+            {"node": YOUTH.node_id, "since": T0, "reason": "usurpation signalée par la fédération"}]})),
         ("dated exactly 2 minutes ahead", rec("ahead 2", "resource", minibus, iat=now + 2 * MINUTE)),
         ("dated a year ago", rec("old", "resource", minibus, iat=T0 - 365 * 24 * 60 * MINUTE)),
     ]
@@ -671,6 +673,10 @@ def records_file() -> dict[str, Any]:
             "id": "o", "kind": "vehicle", "title": "t", "resource": "a b"}), "invalid", ""),
         ("tombstone with content", rec("tomb content", "tombstone", {"id": "minibus-9", "title": "x"}), "invalid", ""),
         ("resource using the descriptor's id", res("res node", id="node"), "invalid", ""),
+        ("resource using the deny-list's id", res("res denylist", id="denylist"), "invalid", ""),
+        ("deny-list with another id", rec("deny id", "denylist", {"id": "liste", "entries": []}), "invalid", ""),
+        ("deny-list entry without since", rec("deny since", "denylist", {
+            "id": "denylist", "entries": [{"node": YOUTH.node_id}]}), "invalid", ""),
         ("tombstone of the descriptor", rec("tomb node", "tombstone", {"id": "node"}), "invalid", ""),
         ("descriptor id is not node", rec("desc id", "descriptor", {**descriptor_body(FOOD, "x"), "id": "noeud"}), "invalid", ""),
         ("descriptor without protocols", rec("desc protocols", "descriptor", {**descriptor_body(FOOD, "x"), "protocols": []}), "invalid", ""),

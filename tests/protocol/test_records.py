@@ -75,6 +75,8 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("offer", {**MINIBUS, "id": "o1", "resource": "minibus-9", "valid_until": 2**53 - 1}),
     ("need", {**MINIBUS, "id": "n1", "quantity": 10**9, "unit": "kg"}),
     ("tombstone", {"id": "minibus-9"}),
+    ("denylist", {"id": "denylist", "entries": []}),
+    ("denylist", {"id": "denylist", "entries": [{"node": "a" * 52, "since": 0, "reason": "usurpation"}]}),
 ]
 
 INVALID: list[tuple[str, dict[str, Any], str]] = [
@@ -109,6 +111,9 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("need", {**MINIBUS, "valid_until": -1}, "valid_until"),
     ("tombstone", {"id": "minibus-9", "kind": "vehicle"}, "kind"),
     ("tombstone", {}, "id"),
+    ("tombstone", {"id": "denylist"}, "reserved"),
+    ("denylist", {"id": "deny", "entries": []}, "id"),
+    ("denylist", {"id": "denylist", "entries": [{"node": "a" * 52}]}, "since"),
     ("descriptor", descriptor(id="noeud"), "id"),
     ("descriptor", descriptor(name=""), "name"),
     ("descriptor", descriptor(contact="c" * 201), "contact"),
