@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -16,7 +17,6 @@ from storage import identity, make_engine, peers, session, upgrade
 from . import api, catalogue, federation
 from .clock import now_ms
 from .config import NodeConfig
-from .discovery import Discovery
 from .home import read_token
 from .peers import PeerClient
 from .runtime import NODE, Node
@@ -88,6 +88,13 @@ async def _discovery(app: web.Application) -> AsyncIterator[None]:
     the signed handshake decides). Never fatal: without multicast the node logs it once and goes on."""
     node = app[NODE]
     config = node.config
+    if config.mdns.strip().lower() == "off" or _loopback_only(config.host):
+        # Nothing to announce to: zeroconf is not even loaded (it costs memory on small boxes).
+        why = "disabled" if config.mdns.strip().lower() == "off" else "listening on loopback only"
+        log.info("mDNS off (%s); discovery uses seed lists and peer exchange", why)
+        yield
+        return
+    from .discovery import Discovery
 
     async def found(node_id: str, addresses: list[str]) -> None:
         await node.run(_remember_mdns_peer, node, node_id, addresses)
@@ -106,6 +113,15 @@ async def _discovery(app: web.Application) -> AsyncIterator[None]:
 def _remember_mdns_peer(node: Node, node_id: str, addresses: list[str]) -> None:
     with session(node.engine) as s, s.begin():
         peers.upsert(s, node_id, addresses=addresses, source="mdns", now_ms=now_ms())
+
+
+def _loopback_only(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _index(request: web.Request) -> web.Response:

@@ -131,3 +131,9 @@ def test_a_gone_peer_seen_again_by_mdns_is_tried_again_but_a_refused_one_is_not(
         for node in (gone, refused):
             peers.upsert(s, node, addresses=["http://127.0.0.1:2"], source="mdns", now_ms=T0)
         assert {p.node_id: p.state for p in peers.list_all(s)} == {gone: "new", refused: "refused"}
+
+
+def test_head_constant_is_the_newest_migration() -> None:
+    from storage.migrate import HEAD
+
+    assert HEAD == head_revision()
