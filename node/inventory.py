@@ -440,15 +440,15 @@ class _RowBuilder:
         if lat_text is None and lon_text is None:
             return
         location: dict[str, int] = {}
-        for field, text, limit, key in (("latitude", lat_text, 90, "lat"), ("longitude", lon_text, 180, "lon")):
+        for column, text, limit, key in (("latitude", lat_text, 90, "lat"), ("longitude", lon_text, 180, "lon")):
             if text is None:
-                other = "longitude" if field == "latitude" else "latitude"
-                self.fail(field, f"missing while {other} is given; give both or neither")
+                other = "longitude" if column == "latitude" else "latitude"
+                self.fail(column, f"missing while {other} is given; give both or neither")
                 continue
             try:
                 location[key] = _parse_degrees(text, limit)
             except _CellError as exc:
-                self.fail(field, str(exc))
+                self.fail(column, str(exc))
         if len(location) == 2:
             body["location"] = location
 
