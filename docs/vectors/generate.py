@@ -857,6 +857,78 @@ def messages_file() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# reconcile.json
+
+
+def _items(label: str, n: int, *, start: int = 0) -> list[list[Any]]:
+    """n deterministic items [time, key hex]: keys are SHA-256 of a label, times a day apart."""
+    return [[T0 + (start + i) * 86_400_000, hashlib.sha256(f"{label} {start + i}".encode()).hexdigest()] for i in range(n)]
+
+
+def reconcile_file() -> dict[str, Any]:
+    from protocol.reconcile import Item, SortedItems, initiate, respond
+
+    def exchange(name: str, a: list[list[Any]], b: list[list[Any]], **params: int) -> dict[str, Any]:
+        sides = [SortedItems(Item(t, bytes.fromhex(k)) for t, k in side) for side in (a, b)]
+        have: list[set[bytes]] = [set(), set()]
+        need: list[set[bytes]] = [set(), set()]
+        messages = [initiate(sides[0], **params)]
+        turn = 1
+        while len(messages) < 40:
+            reply, got, lacking = respond(sides[turn], messages[-1], **params)
+            have[turn] |= got
+            need[turn] |= lacking
+            if reply is None:
+                break
+            messages.append(reply)
+            turn ^= 1
+        keys = [{bytes.fromhex(k) for _, k in side} for side in (a, b)]
+        for side in (0, 1):  # refuse to write a vector our code gets wrong
+            assert have[side] == keys[side] - keys[1 - side] and need[side] == keys[1 - side] - keys[side], name
+        return {
+            "name": name,
+            "params": params,
+            "a": a,
+            "b": b,
+            "messages": [m.hex() for m in messages],
+            "a_have": sorted(k.hex() for k in have[0]),
+            "a_need": sorted(k.hex() for k in need[0]),
+            "b_have": sorted(k.hex() for k in have[1]),
+            "b_need": sorted(k.hex() for k in need[1]),
+        }
+
+    small = {"frame_limit": 60_000, "branching": 4, "id_threshold": 2}
+    shared = _items("commun", 40)
+    exchanges = [
+        exchange("identical sets", shared, shared, **small),
+        exchange("empty against ten", [], _items("b", 10), **small),
+        exchange("three differences each side", shared[3:] + _items("a", 3, start=100),
+                 shared[:37] + _items("b", 3, start=200), **small),
+        exchange("defaults, disjoint", _items("a", 5), _items("b", 5)),
+    ]
+    invalid = [
+        ("not msgpack", b"\xc1", "invalid"),
+        ("a list, not a map", encode([1]), "invalid"),
+        ("version 2", encode({"r": [], "v": 2}), "invalid"),
+        ("unknown mode", encode({"r": [[None, b"", 9, b""]], "v": 1}), "invalid"),
+        ("fingerprint of 15 bytes", encode({"r": [[None, b"", 1, bytes(15)]], "v": 1}), "invalid"),
+        ("bounds not increasing", encode({"r": [[5, b"\x01", 1, bytes(16)], [0, b"\x01", 1, bytes(16)],
+                                               [None, b"", 1, bytes(16)]], "v": 1}), "invalid"),
+        ("prefix ending with a zero byte", encode({"r": [[5, b"\x01\x00", 1, bytes(16)], [None, b"", 1, bytes(16)]], "v": 1}),
+         "non-canonical"),
+        ("ends with a skip", encode({"r": [[5, b"", 0]], "v": 1}), "non-canonical"),
+        ("unsorted keys in the map", b"\x82\xa1v\x01\xa1r\x90", "non-canonical"),
+    ]
+    return {
+        "format": 1,
+        "about": "set reconciliation (docs/reconciliation.md): side A sends messages[0] = initiate(A); "
+        "then B and A alternate respond(); have/need are accumulated per side",
+        "exchanges": exchanges,
+        "invalid": [{"name": n, "hex": h.hex(), "error": e} for n, h, e in invalid],
+    }
+
+
+# --------------------------------------------------------------------------
 
 
 def build() -> dict[str, str]:
@@ -867,6 +939,7 @@ def build() -> dict[str, str]:
         "envelopes.json": envelopes_file(),
         "records.json": records_file(),
         "messages.json": messages_file(),
+        "reconcile.json": reconcile_file(),
     }
     return {name: dump_json(data) + "\n" for name, data in files.items()}
 

@@ -50,6 +50,7 @@ SECTIONS = {
     "envelopes.json": ("valid", "open", "check"),
     "records.json": ("records", "versions"),
     "messages.json": ("requests", "replies"),
+    "reconcile.json": ("exchanges", "invalid"),
 }
 
 
@@ -295,3 +296,36 @@ def test_invalid_node_id_error_is_typed() -> None:
     # The code in keys.json is "invalid": make sure it is the InvalidMessage class, not a bare code.
     with pytest.raises(InvalidMessage):
         public_key_from_node_id(FILES["keys.json"]["invalid_node_ids"][0]["node_id"])
+
+
+# ---------------------------------------------------------------------------
+# reconcile.json
+
+
+@pytest.mark.parametrize("case", _cases("reconcile.json", "exchanges"))
+def test_reconcile_exchange_vector(case: dict[str, Any]) -> None:
+    """Replay the exchange: every message byte for byte, then what each side learnt."""
+    from protocol.reconcile import Item, SortedItems, initiate, respond
+
+    params = case["params"]
+    sides = [SortedItems(Item(t, bytes.fromhex(k)) for t, k in case[side]) for side in ("a", "b")]
+    messages = [bytes.fromhex(m) for m in case["messages"]]
+    assert initiate(sides[0], **params) == messages[0]
+    have: list[set[bytes]] = [set(), set()]
+    need: list[set[bytes]] = [set(), set()]
+    for i, message in enumerate(messages):
+        turn = (i + 1) % 2
+        reply, got, lacking = respond(sides[turn], message, **params)
+        have[turn] |= got
+        need[turn] |= lacking
+        assert reply == (messages[i + 1] if i + 1 < len(messages) else None)
+    for side, name in ((0, "a"), (1, "b")):
+        assert sorted(k.hex() for k in have[side]) == case[f"{name}_have"]
+        assert sorted(k.hex() for k in need[side]) == case[f"{name}_need"]
+
+
+@pytest.mark.parametrize("case", _cases("reconcile.json", "invalid"))
+def test_reconcile_invalid_vector(case: dict[str, Any]) -> None:
+    from protocol.reconcile import SortedItems, respond
+
+    expect_error(case["error"], lambda: respond(SortedItems([]), bytes.fromhex(case["hex"])))
