@@ -270,21 +270,30 @@ def _add_record_options(p: argparse.ArgumentParser, record_type: str) -> None:
     p.set_defaults(func=cmd_publish, record_type=record_type)
 
 
+def _command(
+    parent: Any, name: str, help_text: str, func: Any, *, home: bool = True, json_output: bool = True, **defaults: Any
+) -> argparse.ArgumentParser:
+    """A sub-command with the usual --home and --json options."""
+    p = parent.add_parser(name, help=help_text)
+    if home:
+        _add_home(p)
+    if json_output:
+        _add_json(p)
+    p.set_defaults(func=func, **defaults)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maillage", description="Maillage : mutualiser entre associations, sans plateforme centrale.")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="créer un nœud")
-    _add_home(p)
-    _add_json(p)
+    p = _command(sub, "init", "créer un nœud", cmd_init)
     p.add_argument("--name", required=True, help="nom de l'association")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--db", help="URL de base de données (défaut : SQLite dans le dossier)")
-    p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("run", help="démarrer le nœud")
-    _add_home(p)
+    p = _command(sub, "run", "démarrer le nœud", cmd_run, json_output=False)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--seed", action="append", default=[], metavar="URL#ID", help="pair de départ, identifiant épinglé")
@@ -293,80 +302,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-interval", type=float)
     p.add_argument("--mdns", metavar="off|default|all|ADRESSES",
                    help="découverte mDNS : off, default, all ou adresses IP séparées par des virgules")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("id", help="afficher l'identifiant du nœud")
-    _add_home(p)
-    _add_json(p)
-    p.set_defaults(func=cmd_id)
-
-    p = sub.add_parser("fingerprint", help="empreinte d'un identifiant reçu, à comparer de vive voix")
-    _add_json(p)
+    _command(sub, "id", "afficher l'identifiant du nœud", cmd_id)
+    p = _command(sub, "fingerprint", "empreinte d'un identifiant reçu, à comparer de vive voix", cmd_fingerprint, home=False)
     p.add_argument("node_id")
-    p.set_defaults(func=cmd_fingerprint)
 
     for record_type, noun in (("resource", "ressource"), ("offer", "offre"), ("need", "besoin")):
         group = sub.add_parser(record_type, help=f"gérer les {noun}s").add_subparsers(dest="action", required=True)
         _add_record_options(group.add_parser("add", help=f"publier un(e) {noun}"), record_type)
-        d = group.add_parser("delete", help=f"supprimer un(e) {noun}")
-        _add_home(d)
-        _add_json(d)
-        d.add_argument("record_id")
-        d.set_defaults(func=cmd_delete)
-        lst = group.add_parser("list", help="lister nos enregistrements")
-        _add_home(lst)
-        _add_json(lst)
-        lst.set_defaults(func=cmd_list, record_type=record_type)
+        _command(group, "delete", f"supprimer un(e) {noun}", cmd_delete).add_argument("record_id")
+        _command(group, "list", "lister nos enregistrements", cmd_list, record_type=record_type)
 
-    p = sub.add_parser("import", help="importer un inventaire CSV")
-    _add_home(p)
-    _add_json(p)
-    p.add_argument("file")
-    p.set_defaults(func=cmd_import)
+    _command(sub, "import", "importer un inventaire CSV", cmd_import).add_argument("file")
 
-    p = sub.add_parser("search", help="chercher dans la fédération")
-    _add_home(p)
-    _add_json(p)
+    p = _command(sub, "search", "chercher dans la fédération", cmd_search)
     p.add_argument("query", nargs="*")
     p.add_argument("--kind", choices=["equipment", "vehicle", "space", "skill", "other"])
     p.add_argument("--near", metavar="LAT,LON")
     p.add_argument("--km", type=float)
     p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("peers", help="lister les pairs")
-    _add_home(p)
-    _add_json(p)
-    p.set_defaults(func=cmd_peers)
+    _command(sub, "peers", "lister les pairs", cmd_peers)
+    peer = sub.add_parser("peer", help="gérer les pairs").add_subparsers(dest="action", required=True)
+    _command(peer, "add", "ajouter un pair de départ", cmd_peer_add).add_argument("seed", metavar="URL#ID")
+    p = _command(peer, "deny", "refuser désormais un nœud (liste de refus signée)", cmd_deny)
+    p.add_argument("node_id")
+    p.add_argument("--reason", help="motif, au sujet de l'association (jamais d'une personne)")
+    _command(peer, "allow", "retirer un nœud de la liste de refus", cmd_allow).add_argument("node_id")
 
-    p = sub.add_parser("peer", help="gérer les pairs").add_subparsers(dest="action", required=True)
-    a = p.add_parser("add", help="ajouter un pair de départ")
-    _add_home(a)
-    _add_json(a)
-    a.add_argument("seed", metavar="URL#ID")
-    a.set_defaults(func=cmd_peer_add)
-    d = p.add_parser("deny", help="refuser désormais un nœud (liste de refus signée)")
-    _add_home(d)
-    _add_json(d)
-    d.add_argument("node_id")
-    d.add_argument("--reason", help="motif, au sujet de l'association (jamais d'une personne)")
-    d.set_defaults(func=cmd_deny)
-    w = p.add_parser("allow", help="retirer un nœud de la liste de refus")
-    _add_home(w)
-    _add_json(w)
-    w.add_argument("node_id")
-    w.set_defaults(func=cmd_allow)
+    _command(sub, "sync", "synchroniser maintenant", cmd_sync)
 
-    p = sub.add_parser("sync", help="synchroniser maintenant")
-    _add_home(p)
-    _add_json(p)
-    p.set_defaults(func=cmd_sync)
-
-    p = sub.add_parser("demo", help="démarrer une petite fédération de démonstration")
+    p = _command(sub, "demo", "démarrer une petite fédération de démonstration", cmd_demo, home=False, json_output=False)
     p.add_argument("--dir", default="demo-homes")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--base-port", type=int, default=8471)
-    p.set_defaults(func=cmd_demo)
     return parser
 
 
