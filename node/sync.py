@@ -194,7 +194,7 @@ class Synchronizer:
 
     def _public_envelopes(self, message_ids: set[bytes]) -> list[bytes]:
         with session(self.node.engine) as s:
-            found, _ = records.public_envelopes(s, message_ids, max_bytes=1 << 62, max_count=len(message_ids))
+            found, _ = records.public_envelopes(s, message_ids)
             return found
 
     def _commit_cursor(self, peer_id: str, cursor: int) -> None:

@@ -117,16 +117,17 @@ def public_versions(session: Session) -> list[tuple[int, bytes]]:
 
 
 def public_envelopes(
-    session: Session, message_ids: Iterable[bytes], *, max_bytes: int, max_count: int
+    session: Session, message_ids: Iterable[bytes], *, max_bytes: int | None = None, max_count: int | None = None
 ) -> tuple[list[bytes], bool]:
-    """The public envelopes with these message ids, within the budgets; True if some did not fit."""
+    """The public envelopes with these message ids, within the budgets if given; True if some did not fit."""
     wanted = sorted(message_ids)
     found: list[bytes] = []
     size = 0
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         for (envelope,) in session.execute(select(T.c.envelope).where(T.c.message_id.in_(chunk), T.c.public)):
-            if found and (size + len(envelope) > max_bytes or len(found) == max_count):
+            over_bytes = max_bytes is not None and size + len(envelope) > max_bytes
+            if found and (over_bytes or len(found) == max_count):
                 return found, True
             found.append(envelope)
             size += len(envelope)
