@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from storage import identity, make_engine, peers, session, upgrade
+from storage import make_engine, peers, session, upgrade
 
-from . import api, catalogue, federation
+from . import api, catalogue, federation, keys
 from .clock import now_ms
 from .config import NodeConfig
 from .home import read_token
@@ -43,14 +44,18 @@ def create_app(config: NodeConfig) -> web.Application:
 
 def _open_node(config: NodeConfig):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        key = identity.read_key_file(config.key_path)
         engine = make_engine(config.database_url)
+        try:
+            await asyncio.to_thread(upgrade, engine)
+            key = await asyncio.to_thread(keys.load_signing_key, config, engine)
+        except BaseException:
+            engine.dispose()
+            raise
         node = Node(config=config, key=key, engine=engine, token=read_token(config))
         try:
-            await node.run(upgrade, engine)
-            await node.run(_check_identity, node)
             await node.run(catalogue.publish_descriptor, engine, key, config)
             node.denied = await node.run(catalogue.denied_nodes, engine, key.node_id)
+            node.keyring = await node.run(keys.load_keyring, engine)
             app[NODE] = node
             yield
         finally:
@@ -61,16 +66,9 @@ def _open_node(config: NodeConfig):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def _check_identity(node: Node) -> None:
-    with session(node.engine) as s:
-        row = identity.get(s)
-    if row is None or row.node_id != node.node_id:
-        raise StartupError(f"the database at {node.config.database_url} belongs to another node than {node.config.key_path}")
-
-
 async def _peer_client(app: web.Application) -> AsyncIterator[None]:
     node = app[NODE]
-    client = PeerClient(node.key, node.config)
+    client = PeerClient(node.key, node.config, node.keyring)
     await client.start()
     node.synchronizer = Synchronizer(node, client)
     await node.synchronizer.add_seeds()

@@ -29,6 +29,7 @@ from protocol import (
     parse_record,
     seal,
 )
+from protocol.keys import KeyEntry, KeyRing, parse_chain
 from protocol.messages import MAX_RECORD_BYTES
 
 from storage import peers, records, session
@@ -48,13 +49,13 @@ class Rejected:
     message: str
 
 
-def descriptor_body(config: NodeConfig, key: SigningKey) -> dict[str, Any]:
+def descriptor_body(config: NodeConfig, key: SigningKey, keys: Sequence[KeyEntry]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": DESCRIPTOR_ID,
         "name": config.name or key.node_id[:8],
         "endpoints": [config.advertised_url],
         "protocols": [1],
-        "keys": [{"key": key.node_id, "since": 0}],
+        "keys": [entry.to_wire() for entry in keys],
     }
     for field in ("description", "territory", "contact"):
         if getattr(config, field):
@@ -64,14 +65,27 @@ def descriptor_body(config: NodeConfig, key: SigningKey) -> dict[str, Any]:
     return body
 
 
-def publish_descriptor(engine: Engine, key: SigningKey, config: NodeConfig) -> Record:
-    """Sign the node descriptor again if what it says changed (name, endpoint, …)."""
-    body = descriptor_body(config, key)
+def publish_descriptor(
+    engine: Engine, key: SigningKey, config: NodeConfig, *, keys: Sequence[KeyEntry] | None = None
+) -> Record:
+    """Sign the node descriptor again if what it says changed (name, endpoint, keys …).
+
+    ``keys`` is our key history; by default the one our current descriptor states.
+    """
     with session(engine) as s:
         held = records.get(s, key.node_id, DESCRIPTOR_ID)
+    if keys is None:
+        keys = _held_keys(held, key.node_id)
+    body = descriptor_body(config, key, keys)
     if held is not None and records.body_of(held.envelope) == _wire(body):
         return parse_record(open_envelope(held.envelope), now_ms=now_ms())
     return publish(engine, key, "descriptor", body)
+
+
+def _held_keys(held: CatalogueRecord | None, node_id: str) -> tuple[KeyEntry, ...]:
+    if held is None or held.rtype != "descriptor":
+        return (KeyEntry(key=node_id, since=0),)
+    return parse_chain(node_id, records.body_of(held.envelope)["keys"])
 
 
 def _wire(body: dict[str, Any]) -> dict[str, Any]:
@@ -201,20 +215,28 @@ def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: s
 
 
 def verify_records(
-    raws: Sequence[bytes], now: int, denied: Mapping[str, int] | None = None
+    raws: Sequence[bytes],
+    now: int,
+    denied: Mapping[str, int] | None = None,
+    chains: Mapping[str, tuple[KeyEntry, ...]] | None = None,
 ) -> tuple[list[RecordRow], list[Rejected]]:
     """Check records received from a peer: signature, schema, and that they were meant to travel.
 
-    Returns the good ones ready to store and why each other one was refused.
-    Module-level and free of node state, so it can run in a worker process.
+    ``chains`` are the key histories we know of nodes that rotated keys; a
+    descriptor in the batch teaches the records after it its author's newer
+    keys. Returns the good ones ready to store and why each other one was
+    refused. Module-level and free of node state, so it can run in a worker process.
     """
+    ring = KeyRing(chains)
     good: list[RecordRow] = []
     bad: list[Rejected] = []
     for index, raw in enumerate(raws):
         try:
             if len(raw) > MAX_RECORD_BYTES:
                 raise InvalidMessage(f"record larger than {MAX_RECORD_BYTES} bytes")
-            record = parse_record(open_envelope(raw), now_ms=now)
+            record = parse_record(open_envelope(raw, keys=ring), now_ms=now)
+            if record.type == "descriptor" and len(record.body.keys) > 1:
+                ring.learn(record.author, record.body.keys)
             if not record.is_public:
                 # Only its author holds a private record; one arriving here leaked somewhere.
                 raise Forbidden("a private record must not leave its author's node", record_id=record.record_id)

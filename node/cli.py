@@ -16,11 +16,13 @@ from protocol import fingerprint, is_node_id
 
 from storage.identity import KeyFileError
 
+from . import keys
 from .apiclient import ApiClient, ApiError, NotRunning
 from .app import StartupError
 from .config import DEFAULT_PORT, ConfigError, Seed, load
 from .home import HomeError
 from .i18n import number, t
+from .keys import RotationError
 
 
 class UsageError(Exception):
@@ -66,11 +68,32 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_id(args: argparse.Namespace) -> None:
-    from storage.identity import read_key_file
-
     config = load(_home(args))
-    node_id = read_key_file(config.key_path).node_id
-    _emit(args, {"node_id": node_id, "fingerprint": fingerprint(node_id)}, node_id)
+    key = _with_engine(config, lambda engine: keys.load_signing_key(config, engine))
+    obj = {"node_id": key.node_id, "fingerprint": fingerprint(key.node_id), "key": key.key_id}
+    _emit(args, obj, key.node_id)
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> None:
+    config = load(_home(args))
+    rotation = _with_engine(config, lambda engine: keys.rotate_key(config, engine))
+    obj = {"node_id": rotation.node_id, "key": rotation.current_key, "retired_key": rotation.retired_key,
+           "since": rotation.since}
+    text = t("key.rotated", node_id=rotation.node_id, new_key=rotation.current_key,
+             fingerprint=fingerprint(rotation.current_key))
+    _emit(args, obj, text)
+
+
+def _with_engine(config: Any, fn: Any) -> Any:
+    """Run ``fn(engine)`` on the node's (migrated) database while the node is stopped or running."""
+    from storage import make_engine, upgrade
+
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        return fn(engine)
+    finally:
+        engine.dispose()
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> None:
@@ -304,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="découverte mDNS : off, default, all ou adresses IP séparées par des virgules")
 
     _command(sub, "id", "afficher l'identifiant du nœud", cmd_id)
+    key = sub.add_parser("key", help="gérer la clé de signature").add_subparsers(dest="action", required=True)
+    _command(key, "rotate", "remplacer la clé de signature (nœud arrêté ; l'identifiant ne change pas)", cmd_key_rotate)
     p = _command(sub, "fingerprint", "empreinte d'un identifiant reçu, à comparer de vive voix", cmd_fingerprint, home=False)
     p.add_argument("node_id")
 
@@ -339,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-OPERATOR_ERRORS: tuple[type[Exception], ...] = (StartupError, HomeError, KeyFileError, FileExistsError, FileNotFoundError)
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (
+    StartupError, HomeError, KeyFileError, RotationError, FileExistsError, FileNotFoundError
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from storage import counters, nonces, peers, records, session
 
 from . import catalogue
 from .clock import now_ms
+from .keys import open_signed
 from .runtime import NODE, Node
 from .verification import verify_received
 from .wire import CONTENT_TYPE, FEDERATION_PREFIX, envelope_response, error_response
@@ -69,7 +70,7 @@ async def _read_request(request: web.Request, expected_type: str) -> tuple[Node,
     node = request.config_dict[NODE]
     node.limiter.check(f"ip:{request.remote}")
     raw = await read_body(request, node.config.max_body_bytes)
-    envelope = open_envelope(raw)
+    envelope = open_signed(raw, node.keyring)
     check_message(envelope, recipient=node.node_id, now_ms=now_ms(), window=node.config.window)
     if envelope.issuer in node.denied:
         raise Forbidden("this node is on our deny-list", since=node.denied[envelope.issuer])
@@ -92,9 +93,10 @@ async def hello(request: web.Request) -> web.Response:
     """Handshake: learn the caller (its signed descriptor) and tell it who we are."""
     node, envelope, body = await _read_request(request, "hello")
     now = now_ms()
-    descriptor = parse_record(open_envelope(body.descriptor), now_ms=now)
+    descriptor = parse_record(open_envelope(body.descriptor, keys=node.keyring), now_ms=now)
     if descriptor.type != "descriptor" or descriptor.author != envelope.issuer:
         raise InvalidMessage("hello must carry the sender's own descriptor")
+    node.keyring.learn(descriptor.author, descriptor.body.keys)
 
     def commit() -> None:
         with session(node.engine) as s, s.begin():

@@ -13,6 +13,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "init.done": ("Nœud créé pour « {name} ».", "Node created for “{name}”."),
     "init.id": ("Identifiant du nœud : {node_id}", "Node id: {node_id}"),
     "init.fingerprint": ("Empreinte (à comparer de vive voix) : {fingerprint}", "Fingerprint (compare it by voice): {fingerprint}"),
+    "key.rotated": (
+        "Clé renouvelée. L'identifiant du nœud ne change pas : {node_id}\n"
+        "Nouvelle clé : {new_key} (empreinte {fingerprint}).\n"
+        "L'ancienne clé est conservée à côté (node.key.retired-…) : détruisez-la quand les pairs ont reçu le changement.",
+        "Key rotated. The node id does not change: {node_id}\n"
+        "New key: {new_key} (fingerprint {fingerprint}).\n"
+        "The old key is kept beside it (node.key.retired-…): destroy it once peers have the change.",
+    ),
+    "key.running": (
+        "Le nœud est en marche : arrêtez-le avant de renouveler sa clé.",
+        "The node is running: stop it before rotating its key.",
+    ),
     "init.next": ("Démarrez-le avec : maillage run --home {home}", "Start it with: maillage run --home {home}"),
     "run.listening": ("Nœud « {name} » à l'écoute sur {url} (Ctrl-C pour arrêter)", "Node “{name}” listening on {url} (Ctrl-C to stop)"),
     "run.stopped": ("Nœud arrêté.", "Node stopped."),

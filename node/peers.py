@@ -21,13 +21,14 @@ from protocol import (
     check_message,
     decode,
     error_from_wire,
-    open_envelope,
     parse_reply,
     seal,
 )
+from protocol.keys import KeyRing
 
 from .clock import now_ms
 from .config import NodeConfig
+from .keys import open_signed
 from .wire import CONTENT_TYPE, FEDERATION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes | Non
 
 
 class PeerClient:
-    def __init__(self, key: SigningKey, config: NodeConfig) -> None:
+    def __init__(self, key: SigningKey, config: NodeConfig, keyring: KeyRing) -> None:
         self.key = key
         self.config = config
+        self.keyring = keyring
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -125,7 +127,7 @@ class PeerClient:
                 raise IdentityMismatch(f"{address} says it is not {peer_id}")
             raise Refused(error)
         try:
-            reply = open_envelope(data)
+            reply = open_signed(data, self.keyring)
         except ProtocolError as exc:
             raise Unreachable(f"{url}: unusable reply: {exc.code}: {exc.message}") from exc
         if reply.issuer != peer_id:

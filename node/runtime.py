@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from protocol import Record, SigningKey
+from protocol.keys import KeyRing
 
 from .config import NodeConfig
 from .ratelimit import RateLimiter
@@ -41,6 +42,7 @@ class Node:
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
     denied: dict[str, int] = field(default_factory=dict)  # our deny-list: node id → since (ms)
+    keyring: KeyRing = field(default_factory=KeyRing)  # certified key histories of peers that rotated keys
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

@@ -131,11 +131,12 @@ class Synchronizer:
         _, body = await self.client.request(address, peer_id, "hello", {"descriptor": own})
         now = now_ms()
         try:
-            descriptor = parse_record(open_envelope(body.descriptor), now_ms=now)
+            descriptor = parse_record(open_envelope(body.descriptor, keys=self.node.keyring), now_ms=now)
+            if descriptor.type != "descriptor" or descriptor.author != peer_id:
+                raise IdentityMismatch(f"{address} sent a descriptor that is not its own")
+            self.node.keyring.learn(peer_id, descriptor.body.keys)
         except ProtocolError as exc:
             raise IdentityMismatch(f"{address} sent an invalid descriptor: {exc.code}") from exc
-        if descriptor.type != "descriptor" or descriptor.author != peer_id:
-            raise IdentityMismatch(f"{address} sent a descriptor that is not its own")
 
         def commit() -> None:
             with session(self.node.engine) as s, s.begin():

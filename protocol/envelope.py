@@ -8,7 +8,8 @@ covers exact bytes and never a re-serialisation. The signature is Ed25519 over
 Every payload carries the protocol version ``v``, a type ``t``, the issuer
 ``iss``, the issue time ``iat`` (ms since the Unix epoch), a random ``nonce``
 and a ``body``; a payload addressed to some nodes carries their ids in
-``aud``. Messages (requests and replies) are addressed and checked for
+``aud``; a payload signed by a key other than the issuer's genesis key names
+that key in ``key`` (see protocol/keys.py). Messages (requests and replies) are addressed and checked for
 freshness and replay; records are not addressed and are versioned by ``iat``.
 """
 
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 from .encoding import DEFAULT_LIMITS, Limits, decode, encode
 from .errors import BadSignature, InvalidMessage, LocalProtocolError, Stale, WrongAudience
 from .identity import SigningKey, is_node_id, public_key_from_node_id, verify_signature
+from .keys import KeyRing, parse_chain, resolve
 
 PROTOCOL_VERSION = 1
 SIGNING_PREFIX = b"maillage/v1 signed payload\x00"
@@ -31,7 +33,7 @@ MAX_AUDIENCE = 64
 ENVELOPE_OVERHEAD = 128  # generous bound on the envelope bytes around a payload
 
 _PAYLOAD_KEYS_REQUIRED = frozenset({"v", "t", "iss", "iat", "nonce", "body"})
-_PAYLOAD_KEYS_ALLOWED = _PAYLOAD_KEYS_REQUIRED | {"aud"}
+_PAYLOAD_KEYS_ALLOWED = _PAYLOAD_KEYS_REQUIRED | {"aud", "key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ def seal(
     }
     if audience:
         payload["aud"] = list(audience)
+    if not key.is_genesis:
+        payload["key"] = key.key_id
     _check_payload_shape(payload, error=LocalProtocolError)
     payload_bytes = encode(payload)
     signature = key.sign(SIGNING_PREFIX + payload_bytes)
@@ -114,9 +118,13 @@ def seal(
     return Envelope(raw, payload_bytes, signature, decode(payload_bytes), message_id(payload_bytes))
 
 
-def open_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
+def open_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS, *, keys: KeyRing | None = None) -> Envelope:
     """Decode an envelope and check its signature against its issuer's key.
 
+    ``keys`` holds the certified key chains of nodes that rotated their keys:
+    with it, a payload signed by a successor key verifies, and one signed by a
+    key after its end of validity is refused (RetiredKey). A descriptor signed
+    by a successor key certifies itself with the chain it carries.
     Does not judge freshness or audience: see ``check_message``.
     """
     split = _split_envelope(raw) if len(raw) <= limits.max_bytes else None
@@ -131,10 +139,26 @@ def open_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     payload_bytes, signature = split
     payload = decode(payload_bytes, limits)
     _check_payload_shape(payload, error=InvalidMessage)
-    issuer_key = public_key_from_node_id(payload["iss"])
+    if keys is None and "key" not in payload:
+        issuer_key = public_key_from_node_id(payload["iss"])
+    else:
+        issuer_key = _signing_key(payload, keys)
     if not verify_signature(issuer_key, signature, SIGNING_PREFIX + payload_bytes):
         raise BadSignature("signature does not match the payload and its issuer", issuer=payload["iss"])
     return Envelope(raw, payload_bytes, signature, payload, message_id(payload_bytes))
+
+
+def _signing_key(payload: Mapping[str, Any], keys: KeyRing | None) -> bytes:
+    """The public key a payload must be signed with, from the key ring or the descriptor itself."""
+    issuer = payload["iss"]
+    chain = keys.chain(issuer) if keys is not None else None
+    if payload["t"] == "descriptor" and "key" in payload:
+        own = parse_chain(issuer, payload["body"].get("keys"))
+        if keys is not None:
+            keys.check(issuer, own)  # a descriptor may not contradict the history we hold
+        if chain is None or len(own) >= len(chain):
+            chain = own
+    return resolve(chain, issuer, payload.get("key"), payload["iat"])
 
 
 _SIGNATURE_TRAILER = b"\xa1s\xc4\x40"  # "s": bin8 of 64 bytes
@@ -219,6 +243,8 @@ def _check_payload_shape(payload: Any, *, error: type[Exception]) -> None:
         raise error(f'payload "nonce" must be {NONCE_LENGTH} random bytes')
     if type(payload["body"]) is not dict:
         raise error('payload "body" must be a map')
+    if "key" in payload and (not is_node_id(payload["key"]) or payload["key"] == payload["iss"]):
+        raise error('payload "key" names a successor key of the issuer, in node-id form (left out for the genesis key)')
     if "aud" in payload:
         aud = payload["aud"]
         if not isinstance(aud, (list, tuple)) or not 0 < len(aud) <= MAX_AUDIENCE:

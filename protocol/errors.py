@@ -96,6 +96,41 @@ class Conflict(RemoteProtocolError):
     http_status = 409
 
 
+class UnknownKey(RemoteProtocolError):
+    """Signed by a key the verifier cannot tie to the issuer (no certified rotation known)."""
+
+    code = "unknown-key"
+    http_status = 401
+
+
+class RetiredKey(RemoteProtocolError):
+    """Signed by one of the issuer's keys after that key's end of validity."""
+
+    code = "retired-key"
+    http_status = 401
+
+
+class OutOfOrder(RemoteProtocolError):
+    """An agreement event that does not follow the chain's head (wrong sequence or previous hash)."""
+
+    code = "out-of-order"
+    http_status = 409
+
+
+class NotAllowed(RemoteProtocolError):
+    """An agreement event the current state does not allow (wrong step, wrong party, or closed)."""
+
+    code = "not-allowed"
+    http_status = 409
+
+
+class Expired(RemoteProtocolError):
+    """A request or offer answered after its expiry."""
+
+    code = "expired"
+    http_status = 410
+
+
 ERROR_CLASSES: dict[str, type[RemoteProtocolError]] = {
     cls.code: cls
     for cls in (
@@ -110,6 +145,11 @@ ERROR_CLASSES: dict[str, type[RemoteProtocolError]] = {
         Forbidden,
         RateLimited,
         Conflict,
+        UnknownKey,
+        RetiredKey,
+        OutOfOrder,
+        NotAllowed,
+        Expired,
     )
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
@@ -85,11 +85,17 @@ def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> boo
 
 @dataclass(frozen=True)
 class SigningKey:
-    """A node's Ed25519 private key, with its public half and node id precomputed."""
+    """A node's Ed25519 private key, with its public half and ids precomputed.
+
+    ``key_id`` names this key; ``node_id`` names the node it signs for. They
+    are equal for a node's first (genesis) key; after a rotation the node
+    keeps its id and signs with a successor key (see protocol/keys.py).
+    """
 
     private: Ed25519PrivateKey = field(repr=False)
     public_raw: bytes
     node_id: str
+    key_id: str
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -103,7 +109,16 @@ class SigningKey:
     @classmethod
     def from_private(cls, private: Ed25519PrivateKey) -> SigningKey:
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return cls(private=private, public_raw=raw, node_id=node_id_from_public_key(raw))
+        key_id = node_id_from_public_key(raw)
+        return cls(private=private, public_raw=raw, node_id=key_id, key_id=key_id)
+
+    def for_node(self, node_id: str) -> SigningKey:
+        """This key signing for ``node_id``, whose genesis key it succeeds."""
+        return replace(self, node_id=node_id)
+
+    @property
+    def is_genesis(self) -> bool:
+        return self.key_id == self.node_id
 
     def seed(self) -> bytes:
         return self.private.private_bytes(

@@ -22,7 +22,8 @@ from pydantic import Field
 
 from .envelope import Envelope, check_fresh, FreshnessWindow
 from .errors import InvalidMessage, UnknownType
-from .schema import Body, NilFree, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
+from .keys import KeyEntry, parse_chain
+from .schema import Body, Hash32, Label, Location, LongText, Millis, Money, NodeId, RecordId, ShortText, Unit, Url, parse
 
 DESCRIPTOR_ID = "node"
 DENYLIST_ID = "denylist"
@@ -80,12 +81,6 @@ class TombstoneBody(Body):
     """The deletion of a record: it names the record and nothing else."""
 
     id: RecordId
-
-
-class KeyEntry(NilFree):
-    key: NodeId  # an Ed25519 public key, in node-id form
-    since: Millis
-    until: Millis | None = None
 
 
 class DescriptorBody(Body):
@@ -184,6 +179,8 @@ def parse_record(envelope: Envelope, *, now_ms: int, future_ms: int = RECORD_FUT
     if envelope.issued_at - now_ms > future_ms:
         check_fresh(envelope.issued_at, now_ms=now_ms, window=FreshnessWindow(past_ms=2**62, future_ms=future_ms))
     body = parse(model, dict(envelope.body))
+    if envelope.type == "descriptor":
+        parse_chain(envelope.issuer, body.keys)  # the key history must start at the node id and verify
     reserved_for = RESERVED_IDS.get(body.id)
     if reserved_for is not None and reserved_for != envelope.type:
         raise InvalidMessage(f"the id {body.id!r} is reserved for the node's {reserved_for} record")

@@ -128,7 +128,7 @@ def test_init_prints_id_and_fingerprint_and_keeps_secrets_private(tmp_path: Path
     assert len(node_id) == 52 and f"Identifiant du nœud : {node_id}" in out
     (shown,) = FINGERPRINT.findall(out)
     assert shown == fingerprint(node_id)
-    assert json_lines(_succeeded(as_json)) == [{"node_id": node_id, "fingerprint": shown}]
+    assert json_lines(_succeeded(as_json)) == [{"node_id": node_id, "fingerprint": shown, "key": node_id}]
 
     for secret in ("node.key", "api-token"):
         assert stat.S_IMODE((home / secret).stat().st_mode) == 0o600, secret

@@ -180,6 +180,11 @@ def test_error_classes_codes_and_statuses() -> None:
         "forbidden": 403,
         "rate-limited": 429,
         "conflict": 409,
+        "unknown-key": 401,
+        "retired-key": 401,
+        "out-of-order": 409,
+        "not-allowed": 409,
+        "expired": 410,
     }
     assert {code: cls.http_status for code, cls in ERROR_CLASSES.items()} == expected
     for code, cls in ERROR_CLASSES.items():

@@ -17,10 +17,13 @@ from protocol import (
     supersedes,
     version_of,
 )
+from protocol.keys import certify
 from protocol.records import RECORD_TYPES, descriptor_endpoints
 
 FOOD = SigningKey.from_seed(b"\x11" * 32)
 CLUB = SigningKey.from_seed(b"\x22" * 32)
+FOOD_ROTATED = SigningKey.from_seed(b"\x33" * 32)
+ROTATION_CERT = certify(FOOD, FOOD.node_id, FOOD_ROTATED.key_id, 10)
 T0 = 1_767_225_600_000
 MIN = 60_000
 
@@ -50,7 +53,10 @@ VALID: list[tuple[str, dict[str, Any]]] = [
             contact="contact@ba.exemple.org",
             endpoints=[],
             protocols=[1, 2],
-            keys=[{"key": FOOD.node_id, "since": 5, "until": 10}, {"key": CLUB.node_id, "since": 10}],
+            keys=[
+                {"key": FOOD.node_id, "since": 5, "until": 10},
+                {"key": FOOD_ROTATED.key_id, "since": 10, "cert": ROTATION_CERT},
+            ],
         ),
     ),
     ("resource", MINIBUS),
@@ -127,6 +133,22 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("descriptor", descriptor(keys=[{"key": "x" * 52, "since": 0}]), "key"),
     ("descriptor", descriptor(keys=[{"key": FOOD.node_id[:-1] + "7", "since": 0}]), "key"),
     ("descriptor", descriptor(keys=[{"key": FOOD.node_id}]), "since"),
+    ("descriptor", descriptor(keys=[{"key": CLUB.node_id, "since": 0}]), "first key"),
+    (
+        "descriptor",
+        descriptor(keys=[{"key": FOOD.node_id, "since": 5, "until": 10}, {"key": FOOD_ROTATED.key_id, "since": 10}]),
+        "certificate",
+    ),
+    (
+        "descriptor",
+        descriptor(
+            keys=[
+                {"key": FOOD.node_id, "since": 5, "until": 11},
+                {"key": FOOD_ROTATED.key_id, "since": 10, "cert": ROTATION_CERT},
+            ]
+        ),
+        "ends exactly",
+    ),
 ]
 
 
