@@ -928,6 +928,87 @@ def reconcile_file() -> dict[str, Any]:
     }
 
 
+
+# --------------------------------------------------------------------------
+# rotation.json
+
+
+SUCCESSOR_SEED = hashlib.sha256(b"maillage vector seed: banque-alimentaire successor").digest()
+ROTATED_AT = T0 + 10 * MINUTE
+
+
+def _chain_json(chain: Any) -> list[dict[str, Any]]:
+    out = []
+    for entry in chain:
+        item: dict[str, Any] = {"key": entry.key, "since": entry.since}
+        if entry.until is not None:
+            item["until"] = entry.until
+        if entry.cert is not None:
+            item["cert_hex"] = entry.cert.hex()
+        out.append(item)
+    return out
+
+
+def rotation_file() -> dict[str, Any]:
+    from protocol.keys import KeyEntry, KeyRing, rotated_chain, rotation_statement
+
+    successor = SigningKey.from_seed(SUCCESSOR_SEED).for_node(FOOD.node_id)
+    chain = rotated_chain((KeyEntry(key=FOOD.node_id, since=0),), FOOD, successor.key_id, ROTATED_AT)
+    forged = rotated_chain((KeyEntry(key=CLUB.node_id, since=0),), CLUB, successor.key_id, ROTATED_AT)
+    forged_chain = (chain[0], forged[1])
+
+    def descriptor(key: SigningKey, keys: Any, label: str) -> bytes:
+        body = {**descriptor_body(FOOD, "Banque alimentaire"), "keys": [e.to_wire() for e in keys]}
+        return sealed(key, "descriptor", body, iat=ROTATED_AT + MINUTE, label=label)
+
+    def resource(key: SigningKey, iat: int, label: str) -> bytes:
+        body = {"id": "frigo", "kind": "vehicle", "title": "Camion frigorifique"}
+        return sealed(key, "resource", body, iat=iat, label=label)
+
+    cases = [
+        ("descriptor-signed-by-successor", descriptor(successor, chain, "rot-1"), False,
+         "certifies itself: opens without a known history"),
+        ("successor-without-history", resource(successor, ROTATED_AT + MINUTE, "rot-2"), False,
+         "the receiver cannot tie the key to the node"),
+        ("successor-with-history", resource(successor, ROTATED_AT + MINUTE, "rot-2"), True, ""),
+        ("genesis-before-rotation", resource(FOOD, ROTATED_AT - 1, "rot-3"), True, "old records keep verifying"),
+        ("genesis-after-rotation", resource(FOOD, ROTATED_AT, "rot-4"), True, "the retired key signs no more"),
+        ("genesis-after-rotation-unknown", resource(FOOD, ROTATED_AT, "rot-4"), False,
+         "a receiver that has not heard of the rotation cannot tell"),
+        ("successor-before-its-start", resource(successor, ROTATED_AT - 1, "rot-5"), True, ""),
+        ("descriptor-with-forged-certificate", descriptor(successor, forged_chain, "rot-6"), False,
+         "the certificate is signed by another node's key"),
+    ]
+
+    def opened(raw: bytes, known: bool) -> Any:
+        ring = KeyRing()
+        if known:
+            ring.learn(FOOD.node_id, chain)
+        return message_id(_payload_of(open_envelope(raw, keys=ring).raw)).hex()
+
+    return {
+        "format": FORMAT_VERSION,
+        "description": "A key rotation: the certificate, the history a descriptor carries, and envelopes opened "
+        "with and without that history (ok: the message id; error: the code).",
+        "node_id": FOOD.node_id,
+        "genesis_seed_hex": SEEDS["banque-alimentaire"].hex(),
+        "successor_seed_hex": SUCCESSOR_SEED.hex(),
+        "rotations": [
+            {
+                "name": "banque-alimentaire-first-rotation",
+                "successor": successor.key_id,
+                "since": ROTATED_AT,
+                "statement_hex": rotation_statement(FOOD.node_id, successor.key_id, ROTATED_AT).hex(),
+                "cert_hex": chain[1].cert.hex(),
+                "keys": _chain_json(chain),
+            }
+        ],
+        "open": [
+            {"name": name, "hex": raw.hex(), "known_history": known, **outcome(lambda: opened(raw, known)), "note": note}
+            for name, raw, known, note in cases
+        ],
+    }
+
 # --------------------------------------------------------------------------
 
 
@@ -940,6 +1021,7 @@ def build() -> dict[str, str]:
         "records.json": records_file(),
         "messages.json": messages_file(),
         "reconcile.json": reconcile_file(),
+        "rotation.json": rotation_file(),
     }
     return {name: dump_json(data) + "\n" for name, data in files.items()}
 

@@ -51,6 +51,7 @@ SECTIONS = {
     "records.json": ("records", "versions"),
     "messages.json": ("requests", "replies"),
     "reconcile.json": ("exchanges", "invalid"),
+    "rotation.json": ("rotations", "open"),
 }
 
 
@@ -329,3 +330,41 @@ def test_reconcile_invalid_vector(case: dict[str, Any]) -> None:
     from protocol.reconcile import SortedItems, respond
 
     expect_error(case["error"], lambda: respond(SortedItems([]), bytes.fromhex(case["hex"])))
+
+
+# ---------------------------------------------------------------------------
+# rotation.json
+
+
+def _history(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k.removesuffix("_hex"): bytes.fromhex(v) if k.endswith("_hex") else v for k, v in e.items()} for e in entries]
+
+
+@pytest.mark.parametrize("case", _cases("rotation.json", "rotations"))
+def test_rotation_vector(case: dict[str, Any]) -> None:
+    from protocol.keys import ROTATION_PREFIX, parse_chain, rotation_statement
+
+    data = FILES["rotation.json"]
+    genesis = SigningKey.from_seed(bytes.fromhex(data["genesis_seed_hex"]))
+    successor = SigningKey.from_seed(bytes.fromhex(data["successor_seed_hex"]))
+    assert genesis.node_id == data["node_id"] and successor.key_id == case["successor"]
+    statement = rotation_statement(genesis.node_id, successor.key_id, case["since"])
+    assert statement.hex() == case["statement_hex"] and statement.startswith(ROTATION_PREFIX)
+    assert genesis.sign(statement).hex() == case["cert_hex"]  # Ed25519 is deterministic
+    chain = parse_chain(genesis.node_id, _history(case["keys"]))
+    assert [e.key for e in chain] == [genesis.node_id, successor.key_id]
+
+
+@pytest.mark.parametrize("case", _cases("rotation.json", "open"))
+def test_rotation_open_vector(case: dict[str, Any]) -> None:
+    from protocol.keys import KeyRing
+
+    data = FILES["rotation.json"]
+    ring = KeyRing()
+    if case["known_history"]:
+        ring.learn(data["node_id"], _history(data["rotations"][0]["keys"]))
+    raw = bytes.fromhex(case["hex"])
+    if "error" in case:
+        expect_error(case["error"], lambda: open_envelope(raw, keys=ring))
+    else:
+        assert open_envelope(raw, keys=ring).message_id.hex() == case["ok"]
