@@ -37,7 +37,7 @@ class Node:
     engine: Engine
     token: str
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(DB_THREADS, "maillage-db"))
-    cpu_executor: ProcessPoolExecutor = field(default_factory=lambda: make_process_pool(CPU_WORKERS))
+    _cpu_executor: ProcessPoolExecutor | None = None
     limiter: RateLimiter = field(init=False)
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
@@ -90,6 +90,14 @@ class Node:
         """Run CPU-bound work (a module-level function of picklable arguments) in a worker process."""
         return await asyncio.get_running_loop().run_in_executor(self.cpu_executor, fn, *args)
 
+    @property
+    def cpu_executor(self) -> ProcessPoolExecutor:
+        """The worker processes, made on first use: even an empty pool starts multiprocessing's
+        resource tracker (a 12 MB process), which an idle node should not carry."""
+        if self._cpu_executor is None:
+            self._cpu_executor = make_process_pool(CPU_WORKERS)
+        return self._cpu_executor
+
     async def warm_up(self) -> None:
         """Start the worker processes now rather than on the first large batch.
 
@@ -99,7 +107,8 @@ class Node:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True)
-        self.cpu_executor.shutdown(wait=True)
+        if self._cpu_executor is not None:
+            self._cpu_executor.shutdown(wait=True)
 
 
 NODE = web.AppKey("node", Node)

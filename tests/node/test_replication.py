@@ -297,6 +297,16 @@ def test_worker_processes_of_a_killed_node_exit_by_themselves(tmp_path: Path) ->
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
 
 
+def test_an_idle_node_runs_no_child_process(tmp_path: Path) -> None:
+    """Worker processes (and multiprocessing's resource tracker) start with the first large page, not before."""
+    node = NodeProcess(make_home(tmp_path, "Ressourcerie"))
+    try:
+        children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text().split()
+        assert children == []
+    finally:
+        node.stop()
+
+
 async def test_one_seed_is_enough_to_know_and_converge_a_ten_node_federation(tmp_path: Path) -> None:
     """Each node is given only the first node as seed; peer exchange rides on signed descriptors."""
     from contextlib import AsyncExitStack
