@@ -1,0 +1,75 @@
+"""Agreements: multi-signed, hash-linked chains of events judged by per-kind tables.
+
+``machine`` holds the generic machine (events, states, ``apply``/``replay``,
+builders); ``sealed`` the co-signed agreement document an auditor checks
+offline; ``loan`` the first kind's table and terms. Importing this package
+registers every kind.
+"""
+
+from ._frozen import FrozenMap
+from .loan import (
+    LOAN,
+    LoanTerms,
+    cancellation_fee,
+    lateness_minutes,
+    open_request,
+    parse_terms,
+)
+from .machine import (
+    EVENT_TYPE,
+    KINDS,
+    Acceptance,
+    AgreementState,
+    EventBody,
+    Kind,
+    Proposal,
+    Step,
+    Transition,
+    apply,
+    effective_state,
+    is_closed,
+    kind_of,
+    next_event,
+    open_agreement,
+    register_kind,
+    replay,
+)
+from .sealed import (
+    SEAL_PREFIX,
+    AgreementDocument,
+    SealedAgreement,
+    sign_document,
+    terms_document,
+)
+
+__all__ = [
+    "EVENT_TYPE",
+    "KINDS",
+    "LOAN",
+    "SEAL_PREFIX",
+    "Acceptance",
+    "AgreementDocument",
+    "AgreementState",
+    "EventBody",
+    "FrozenMap",
+    "Kind",
+    "LoanTerms",
+    "Proposal",
+    "SealedAgreement",
+    "Step",
+    "Transition",
+    "apply",
+    "cancellation_fee",
+    "effective_state",
+    "is_closed",
+    "kind_of",
+    "lateness_minutes",
+    "next_event",
+    "open_agreement",
+    "open_request",
+    "parse_terms",
+    "register_kind",
+    "replay",
+    "sign_document",
+    "terms_document",
+]
