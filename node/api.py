@@ -19,7 +19,7 @@ from protocol.schema import parse
 
 from storage import peers, records, session
 
-from . import catalogue
+from . import agreements_api, catalogue
 from .clock import now_ms
 from .config import ConfigError, Seed
 from .federation import read_body
@@ -62,6 +62,15 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidMessage("body must be a JSON object")
     return data
+
+
+def wire_form(value: Any) -> Any:
+    """A JSON value as it reads once signed and decoded: arrays become tuples (the schemas are strict)."""
+    if isinstance(value, dict):
+        return {k: wire_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(wire_form(v) for v in value)
+    return value
 
 
 def _record_json(row: Any) -> dict[str, Any]:
@@ -194,7 +203,7 @@ async def create_record(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise InvalidMessage('"body" must be an object')
     body = {"id": body.get("id") or f"r-{secrets.token_hex(6)}", **{k: v for k, v in body.items() if k != "id"}}
-    parse(RECORD_TYPES[rtype], body)  # a clear error before anything is signed
+    parse(RECORD_TYPES[rtype], wire_form(body))  # a clear error before anything is signed
     record = await node.run(catalogue.publish, node.engine, node.key, rtype, body)
     request.config_dict[NODE].push_soon([record])
     return _json(_created(record), status=201)
@@ -306,6 +315,7 @@ def create_app() -> web.Application:
             web.delete("/records/{record_id}", delete_record),
             web.post("/import", import_inventory),
             web.get("/search", search),
+            *agreements_api.ROUTES,
         ]
     )
     return app

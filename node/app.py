@@ -19,6 +19,7 @@ from . import api, catalogue, federation, keys
 from .clock import now_ms
 from .config import NodeConfig
 from .home import read_token
+from .outbox import Outbox
 from .peers import PeerClient
 from .runtime import NODE, Node
 from .sync import Synchronizer
@@ -71,9 +72,12 @@ async def _peer_client(app: web.Application) -> AsyncIterator[None]:
     client = PeerClient(node.key, node.config, node.keyring)
     await client.start()
     node.synchronizer = Synchronizer(node, client)
+    node.outbox = Outbox(node, client)
     await node.synchronizer.add_seeds()
     if node.config.background_sync:
-        node.spawn(node.synchronizer.run_forever())
+        node.spawn(node.synchronizer.run_forever(), loop=True)
+    # Agreement events always travel: waiting for a sync round would leave a borrower unanswered.
+    node.spawn(node.outbox.run_forever(), loop=True)
     try:
         yield
     finally:

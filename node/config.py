@@ -79,6 +79,8 @@ class NodeConfig:
     peer_burst: int = 200
     request_timeout_s: float = 15.0
     mdns: str = "default"  # off | default | all | comma-separated interface addresses (see docs/discovery.md)
+    auto_accept: tuple[str, ...] = ()  # node ids whose loan requests that fit the calendar are accepted at once; "*": anyone
+    outbox_interval_s: float = 5.0  # how often undelivered agreement events are retried at most
 
     @property
     def key_path(self) -> Path:
@@ -156,9 +158,10 @@ _SCALARS: dict[str, type] = {
     "sync_interval_s": float,
     "peer_rate_per_s": float,
     "request_timeout_s": float,
+    "outbox_interval_s": float,
     "background_sync": bool,
 }
-_OTHER_KEYS = {"location", "seeds", "window_past_s", "window_future_s"}
+_OTHER_KEYS = {"location", "seeds", "window_past_s", "window_future_s", "auto_accept"}
 
 
 def _scalar(key: str, value: Any) -> Any:
@@ -189,6 +192,8 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
         kwargs["location"] = (loc[0], loc[1])
     if "seeds" in values:
         kwargs["seeds"] = tuple(s if isinstance(s, Seed) else Seed.parse(str(s)) for s in values["seeds"])
+    if "auto_accept" in values:
+        kwargs["auto_accept"] = _auto_accept(values["auto_accept"])
     if "window_past_s" in values or "window_future_s" in values:
         past = _scalar_float("window_past_s", values.get("window_past_s", 300))
         future = _scalar_float("window_future_s", values.get("window_future_s", 120))
@@ -213,6 +218,16 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
             "should call (e.g. http://192.0.2.10:8470), or they would be told to call 0.0.0.0"
         )
     return config
+
+
+def _auto_accept(value: Any) -> tuple[str, ...]:
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, (list, tuple)) or not all(isinstance(e, str) for e in entries):
+        raise ConfigError('auto_accept: expected a list of node ids, or "*" for every peer')
+    bad = [e for e in entries if e != "*" and not is_node_id(e)]
+    if bad:
+        raise ConfigError(f"auto_accept: {bad[0]!r} is not a node id (or \"*\" for every peer)")
+    return tuple(entries)
 
 
 def _scalar_float(key: str, value: Any) -> float:

@@ -32,6 +32,7 @@ from storage import counters, nonces, peers, records, session
 
 from . import catalogue
 from .clock import now_ms
+from .agreements import take_events
 from .keys import open_signed
 from .runtime import NODE, Node
 from .verification import verify_received
@@ -113,6 +114,8 @@ async def hello(request: web.Request) -> web.Response:
             )
 
     await node.run(commit)
+    if node.outbox is not None:  # the peer is back: what waits for it need not wait for its backoff
+        node.spawn(node.outbox.wake(envelope.issuer))
     own = await node.run(catalogue.own_descriptor, node.engine, node.node_id)
     return _reply(node, envelope, {"descriptor": own})
 
@@ -171,6 +174,31 @@ async def reconcile(request: web.Request) -> web.Response:
     return _reply(node, envelope, await node.run(answer))
 
 
+async def agreement(request: web.Request) -> web.Response:
+    """Agreement events from a party: each judged against its chain (and our calendar) and committed
+    before it is acknowledged; our answers (an automatic acceptance) come back in the reply."""
+    node, envelope, body = await _read_request(request, "agreement")
+    now = now_ms()
+
+    def remember() -> None:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+
+    await node.run(remember)
+    taken = await take_events(node, body.events, envelope.issuer)
+    reply: dict[str, Any] = {"accepted": list(taken.accepted), "events": list(taken.answers)}
+    if taken.refused is not None:
+        index, error = taken.refused
+        log.info("refused agreement event from %s: %s %s", envelope.issuer, error.code, error.message)
+        refusal: dict[str, Any] = {"index": index, "code": error.code, "message": error.message[:500]}
+        if error.details:
+            refusal["details"] = error.details
+        reply["refused"] = refusal
+    if taken.answers:
+        node.deliver_soon()
+    return _reply(node, envelope, reply)
+
+
 async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
@@ -187,6 +215,7 @@ def create_app() -> web.Application:
             web.post("/changes", changes),
             web.post("/push", push),
             web.post("/reconcile", reconcile),
+            web.post("/agreement", agreement),
             web.get("/descriptor", descriptor),
         ]
     )

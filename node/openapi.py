@@ -49,10 +49,29 @@ OPENAPI: dict[str, Any] = {
                         "enum": [
                             "invalid", "non-canonical", "bad-signature", "stale", "replay", "wrong-audience",
                             "unknown-type", "too-large", "forbidden", "rate-limited", "conflict",
+                            "unknown-key", "retired-key", "out-of-order", "not-allowed", "expired",
                         ],
                     },
                     "message": {"type": "string"},
                     "details": {"type": "object"},
+                },
+            },
+            "LoanRequest": {
+                "type": "object",
+                "required": ["owner", "resource", "period"],
+                "properties": {
+                    "owner": {"type": "string", "description": "the lending association's node id"},
+                    "resource": {"type": "string", "description": "its record id"},
+                    "period": {
+                        "type": "object",
+                        "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}},
+                        "description": "ms since the epoch, UTC, end excluded",
+                    },
+                    "quantity": {"type": "integer", "minimum": 1},
+                    "purpose": {"type": "string"},
+                    "fee": {"type": "object", "description": "{amount: cents, currency}"},
+                    "deposit": {"type": "object", "description": "{amount: cents, currency}"},
+                    "expires": {"type": "integer", "description": "when the request lapses (ms)"},
                 },
             },
             "NewRecord": {
@@ -122,6 +141,23 @@ OPENAPI: dict[str, Any] = {
                     _query("km", "radius around near", {"type": "number"}),
                     _query("limit", "at most this many results (≤ 500)", {"type": "integer"}),
                 ],
+            )
+        },
+        "/loans": {
+            "post": _op(
+                "Ask another association for one of its resources (opens a signed loan agreement)",
+                ok=201,
+                body={"application/json": {"schema": {"$ref": "#/components/schemas/LoanRequest"}}},
+            )
+        },
+        "/agreements": {"get": _op("Agreements this node is a party to, newest first, with their state")},
+        "/agreements/{agreement_id}": {
+            "get": _op("One agreement: parties, terms, facts, its signed event chain and sealed document")
+        },
+        "/agreements/{agreement_id}/{action}": {
+            "post": _op(
+                "Take a step: offer, counter, accept, decline, withdraw, handover, return, incident, cancel or close",
+                body={"application/json": {"schema": {"type": "object"}}},
             )
         },
     },

@@ -20,6 +20,7 @@ from .ratelimit import RateLimiter
 from .workers import make_process_pool
 
 if TYPE_CHECKING:
+    from .outbox import Outbox
     from .sync import RoundReport, Synchronizer
 
 T = TypeVar("T")
@@ -41,23 +42,33 @@ class Node:
     limiter: RateLimiter = field(init=False)
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
+    outbox: Outbox | None = None
     denied: dict[str, int] = field(default_factory=dict)  # our deny-list: node id → since (ms)
     keyring: KeyRing = field(default_factory=KeyRing)  # certified key histories of peers that rotated keys
+    agreement_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one agreement step at a time
+    outbox_now: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the outbox's delivery loop
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _loops: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.peer_rate_per_s, self.config.peer_burst)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a background task the node keeps a reference to and cancels at shutdown."""
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, loop: bool = False) -> None:
+        """Run a background task the node keeps a reference to and cancels at shutdown.
+
+        ``loop`` marks a task that runs as long as the node (sync, outbox):
+        kept apart so waiting for the node's pending work does not wait for them.
+        """
         task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._loops if loop else self._tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def cancel_tasks(self) -> None:
-        for task in list(self._tasks):
+        running = [*self._loops, *self._tasks]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
 
     def push_soon(self, published: list[Record]) -> None:
         """Offer freshly published public records to peers in the background.
@@ -73,6 +84,10 @@ class Node:
         """Gossip records that were news to us to a few peers, not back to their sender."""
         if self.synchronizer is not None and raws:
             self.spawn(self.synchronizer.push(raws, fanout=self.config.gossip_fanout, exclude=came_from))
+
+    def deliver_soon(self) -> None:
+        """Have the outbox try its undelivered agreement events now rather than at its next tick."""
+        self.outbox_now.set()
 
     async def sync_round(self) -> RoundReport:
         assert self.synchronizer is not None, "the node is not running"

@@ -101,7 +101,7 @@ class Synchronizer:
         impostors: list[str] = []
         for address in addresses:
             try:
-                await self._handshake(peer_id, address)
+                await self.handshake(peer_id, address)
                 if await self.node.run(self._worth_reconciling, peer_id):
                     await self._reconcile(peer_id, address, report)
                 await self._pull(peer_id, address, report)
@@ -126,7 +126,8 @@ class Synchronizer:
         report.failed += 1
         await self.node.run(self._commit_failure, peer_id, message)
 
-    async def _handshake(self, peer_id: str, address: str) -> None:
+    async def handshake(self, peer_id: str, address: str) -> None:
+        """Exchange signed descriptors with a peer at ``address`` (it learns where to reach us)."""
         own = await self.node.run(catalogue.own_descriptor, self.node.engine, self.node.node_id)
         _, body = await self.client.request(address, peer_id, "hello", {"descriptor": own})
         now = now_ms()
@@ -145,6 +146,8 @@ class Synchronizer:
                 peers.mark_success(s, peer_id, address, now_ms=now, name=descriptor.body.name)
 
         await self.node.run(commit)
+        if self.node.outbox is not None:
+            await self.node.outbox.wake(peer_id)
 
     def _worth_reconciling(self, peer_id: str) -> bool:
         """First contact while we already hold many records: they are likely shared already."""

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .envelope import Envelope
 from .errors import InvalidMessage, UnknownType
-from .schema import Body, Hash32, parse
+from .schema import Body, Hash32, NilFree, parse
 
 MAX_BATCH = 1000
 MAX_RECORD_BYTES = 64 * 1024
@@ -82,6 +82,33 @@ class ReconcileReply(Body):
     cursor: Cursor  # our change-feed position when the exchange started to be answered
 
 
+MAX_EVENTS = 64  # agreement events per delivery: a whole chain fits
+
+
+class AgreementDelivery(Body):
+    """Signed agreement events for the recipient, in chain order (docs/protocol.md §7.5).
+
+    Usually the sender's newest event; after an absence, every event the
+    recipient may lack. Events are judged one by one and stop at the first refusal.
+    """
+
+    events: Annotated[tuple[RecordBytes, ...], Field(min_length=1, max_length=MAX_EVENTS)]
+
+
+class EventRefusal(NilFree):
+    index: Annotated[int, Field(ge=0, lt=MAX_EVENTS)]
+    code: Annotated[str, Field(max_length=32)]
+    message: Annotated[str, Field(max_length=500)]
+    details: dict[str, Any] | None = None
+
+
+class AgreementDeliveryReply(Body):
+    reply_to: Hash32
+    accepted: Annotated[tuple[Hash32, ...], Field(max_length=MAX_EVENTS)]  # held now (new or already)
+    refused: EventRefusal | None = None  # the first event refused; the ones after it were not judged
+    events: Annotated[tuple[RecordBytes, ...], Field(max_length=MAX_EVENTS)]  # the recipient's answers (e.g. its acceptance)
+
+
 MESSAGE_TYPES: dict[str, type[Body]] = {
     "hello": Hello,
     "hello-reply": HelloReply,
@@ -91,6 +118,8 @@ MESSAGE_TYPES: dict[str, type[Body]] = {
     "push-reply": PushReply,
     "reconcile": ReconcileRequest,
     "reconcile-reply": ReconcileReply,
+    "agreement": AgreementDelivery,
+    "agreement-reply": AgreementDeliveryReply,
 }
 
 REPLY_TYPES: dict[str, str] = {
@@ -98,6 +127,7 @@ REPLY_TYPES: dict[str, str] = {
     "changes": "changes-reply",
     "push": "push-reply",
     "reconcile": "reconcile-reply",
+    "agreement": "agreement-reply",
 }
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from .availability import AvailabilityRules
 from .envelope import Envelope, check_fresh, FreshnessWindow
 from .errors import InvalidMessage, UnknownType
 from .keys import KeyEntry, parse_chain
@@ -68,6 +69,7 @@ class ResourceBody(CatalogueEntry):
 
     conditions: LongText | None = None
     replacement_value: Money | None = None
+    availability: AvailabilityRules | None = None  # how it may be booked (protocol/availability.py)
 
 
 class IntentBody(CatalogueEntry):

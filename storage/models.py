@@ -96,3 +96,82 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class Agreement(SQLModel, table=True):
+    """An agreement this node is a party to; its truth is its chain of signed events.
+
+    Every column here is derived from the chain (``agreement_events``) and can be
+    rebuilt by replaying it, except ``refusal``: why a counterpart refused our
+    last event, which is local news for our operators.
+    """
+
+    __tablename__ = "agreements"
+    __table_args__ = (Index("ix_agreements_updated", "updated_ms"),)
+
+    id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    kind: str = Field(max_length=16)
+    our_role: str = Field(max_length=16)
+    counterpart: str = Field(max_length=52)
+    parties: str  # JSON: role -> node id
+    state: str = Field(max_length=16)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    head: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    resource: str | None = Field(default=None, max_length=64)
+    title: str = Field(default="", max_length=200)
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refusal: str | None = Field(default=None)  # JSON {code, message, details} of the last refusal
+
+
+class AgreementEvent(SQLModel, table=True):
+    """One signed event of an agreement, exactly as it was signed."""
+
+    __tablename__ = "agreement_events"
+    __table_args__ = (Index("ix_agreement_events_message_id", "message_id", unique=True),)
+
+    agreement_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    issuer: str = Field(max_length=52)
+    action: str = Field(max_length=32)
+    issued_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Booking(SQLModel, table=True):
+    """What an agreement holds of one of our resources, as the calendar's authority.
+
+    A pending offer holds its slot until it expires; a sealed agreement until
+    the resource is returned; a declined, withdrawn or cancelled one holds nothing.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_resource", "resource", "end_ms"),)
+
+    agreement_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    resource: str = Field(max_length=64)
+    start_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    quantity: int
+    expires_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    state: str = Field(max_length=16)
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A signed event waiting to reach a peer; retried with backoff until the peer acknowledges it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "delivered_ms", "next_attempt_ms"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    peer: str = Field(max_length=52)
+    agreement_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    message_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    next_attempt_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attempts: int = Field(default=0)
+    delivered_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_error: str = Field(default="", max_length=500)

@@ -97,3 +97,26 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
         self.log.close()
+
+
+@asynccontextmanager
+async def local_api(node: RunningNode) -> AsyncIterator[Any]:
+    """Call a running node's local API as its operator: ``await call(method, path, json=…)`` → (status, body)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {node.node.token}"}) as http:
+
+        async def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{node.url}/api/v1{path}", **kwargs) as resp:
+                return resp.status, await resp.json()
+
+        yield call
+
+
+def introduce(node: RunningNode, *others: RunningNode) -> None:
+    """Tell ``node`` where the others are (as a seed list would)."""
+    from storage import peers, session
+
+    with session(node.node.engine) as s, s.begin():
+        for other in others:
+            peers.upsert(s, other.node.node_id, addresses=[other.url], source="seed", now_ms=0)

@@ -1,0 +1,328 @@
+"""Agreements on this node: a signed event in → the machine judges it → one transaction out.
+
+Each function runs on a database thread, under the node's agreement lock, so
+judging an event against the chain and the calendar and committing it is one
+step no concurrent request can slip into. In that transaction go the event,
+the agreement's new state, the calendar booking (when we own the resource)
+and the outbox entries that will carry our own events to the other party;
+nothing is acknowledged before it commits.
+
+Ordering: the owner's node is the authority for a loan's chain and calendar.
+If both parties act at once on the same step, the owner refuses the
+borrower's event (``out-of-order``); the borrower's node, on receiving the
+owner's event for that step, drops its own unacknowledged one and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, open_envelope
+from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
+from protocol.agreements.loan import BORROWER, OWNER
+from protocol.availability import AvailabilityRules, Booking, Period, check_request
+from protocol.keys import KeyRing
+
+from storage import agreements, records, session
+from storage.agreements import NewEvent
+from storage.models import Agreement
+
+from .clock import now_ms
+from .runtime import Node
+
+# The party whose node orders each kind's chain and keeps its calendar.
+AUTHORITY_ROLE = {LOAN.name: OWNER}
+# Loan states in which the owner's calendar holds the resource for the agreement.
+HOLDING_STATES = frozenset({"offered", "sealed", "in_custody"})
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What one step did: the agreement's new state, the event added, and our answers to it."""
+
+    state: AgreementState
+    event: bytes  # the event just added (ours or the peer's)
+    answers: tuple[bytes, ...] = ()  # events we added in answer, e.g. an automatic acceptance
+    duplicate: bool = False  # the event was already held: nothing changed
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def open_chain(raws: Sequence[bytes], ring: KeyRing) -> list[Envelope]:
+    return [open_envelope(raw, keys=ring) for raw in raws]
+
+
+def load_state(s: Session, agreement_id: bytes, ring: KeyRing) -> AgreementState | None:
+    raws = agreements.chain(s, agreement_id)
+    return replay(open_chain(raws, ring)) if raws else None
+
+
+def agreement_id_of(event: Envelope) -> bytes:
+    value = event.body.get("agreement") if isinstance(event.body, Mapping) else None
+    if type(value) is not bytes or len(value) != 16:
+        raise InvalidMessage("an agreement event names its agreement (16 bytes)")
+    return value
+
+
+# ---- our own steps ---------------------------------------------------------------------------
+
+
+def request_loan(node: Node, owner: str, terms: Mapping[str, Any], now: int) -> Progress:
+    """Open a loan request to ``owner`` (we are the borrower)."""
+    if owner == node.node_id:
+        raise InvalidMessage("a node cannot borrow from itself")
+    event = open_request(node.key, owner, parse_terms(terms), now_ms=now)
+    with session(node.engine) as s, s.begin():
+        state = apply(None, event)
+        _commit(s, node, None, state, event, now)
+        return Progress(state, event.raw)
+
+
+def act(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any], now: int) -> Progress:
+    """Take the next step of an agreement as this node (offer, accept, handover, close …)."""
+    with session(node.engine) as s, s.begin():
+        state = load_state(s, agreement_id, node.keyring)
+        if state is None:
+            raise InvalidMessage("no such agreement here", agreement=agreement_id.hex())
+        event = next_event(node.key, state, action, data, now_ms=now)
+        moved = apply(state, event)
+        _commit(s, node, state, moved, event, now)
+        return Progress(moved, event.raw)
+
+
+# ---- a peer's steps --------------------------------------------------------------------------
+
+
+def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
+    """Judge and store an event a party sent us; answer it if our policy says so.
+
+    An event we already hold is acknowledged again and changes nothing (an
+    outbox may deliver twice). Raises a typed ProtocolError, storing nothing,
+    when the event does not fit the chain, the parties or the calendar.
+    """
+    agreement_id = agreement_id_of(event)
+    with session(node.engine) as s, s.begin():
+        if agreements.event_seq(s, event.message_id) is not None:
+            state = load_state(s, agreement_id, node.keyring)
+            assert state is not None
+            return Progress(state, event.raw, duplicate=True)
+        if event.issuer == node.node_id:
+            raise Forbidden("this event claims to be ours but we never signed it")
+        state = _yield_to_authority(s, node, load_state(s, agreement_id, node.keyring), event, now)
+        moved = apply(state, event)
+        if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
+            raise Forbidden("only the parties of an agreement exchange its events")
+        _commit(s, node, state, moved, event, now)
+        if not _accepts_at_once(node, moved, event):
+            return Progress(moved, event.raw)
+        answer = next_event(node.key, moved, "accept", {}, now_ms=now)
+        sealed = apply(moved, answer)
+        _commit(s, node, moved, sealed, answer, now)
+        return Progress(sealed, event.raw, (answer.raw,))
+
+
+def _accepts_at_once(node: Node, state: AgreementState, event: Envelope) -> bool:
+    """Our policy: accept a loan request that fits the calendar when the requester is trusted."""
+    if state.kind != LOAN.name or state.name != "requested" or state.role_of(node.node_id) != OWNER:
+        return False
+    policy = node.config.auto_accept
+    return "*" in policy or event.issuer in policy
+
+
+def _yield_to_authority(
+    s: Session, node: Node, state: AgreementState | None, event: Envelope, now: int
+) -> AgreementState | None:
+    """Drop our own unacknowledged events that the authority's event overtook (both acted at once)."""
+    if state is None or state.role_of(node.node_id) == AUTHORITY_ROLE.get(state.kind):
+        return state
+    seq = event.body.get("seq")
+    if state.role_of(event.issuer) != AUTHORITY_ROLE.get(state.kind) or type(seq) is not int or not 0 < seq <= state.seq:
+        return state
+    raws = agreements.chain(s, state.id)
+    overtaken = open_chain(raws[seq:], node.keyring)
+    if any(e.issuer != node.node_id for e in overtaken) or agreements.acknowledged(s, [e.message_id for e in overtaken]):
+        return state  # the authority already holds them: let apply() refuse the event as out of order
+    agreements.drop_from(s, state.id, seq)
+    actions = ", ".join(str(e.body.get("action")) for e in overtaken)
+    refusal = {"code": "out-of-order", "message": f"overtaken by the other party before it arrived: {actions}"}
+    agreements.set_refusal(s, state.id, refusal, now_ms=now)
+    return replay(open_chain(raws[:seq], node.keyring))
+
+
+# ---- one transaction per step ----------------------------------------------------------------
+
+
+def _commit(s: Session, node: Node, before: AgreementState | None, after: AgreementState, event: Envelope, now: int) -> None:
+    """Check the calendar, then store the event, the new state, the booking and our outbox entries."""
+    our_role = after.role_of(node.node_id)
+    if our_role is None:
+        raise Forbidden("this node is not a party to the agreement")
+    resource, title = _resource_of(s, after)
+    if after.kind == LOAN.name and our_role == OWNER:
+        _keep_calendar(s, node, before, after, event, now)
+    agreements.append(
+        s,
+        NewEvent(after.id, after.seq, event.message_id, event.issuer, str(event.body["action"]), event.issued_at, event.raw),
+        kind=after.kind,
+        our_role=our_role,
+        parties=dict(after.parties),
+        state=after.name,
+        resource=resource,
+        title=title,
+        now_ms=now,
+    )
+    if event.issuer == node.node_id:
+        for peer in after.others(node.node_id):
+            agreements.enqueue(s, peer, after.id, event.message_id, event.raw, now_ms=now)
+
+
+def _resource_of(s: Session, state: AgreementState) -> tuple[str | None, str]:
+    if state.kind != LOAN.name or state.terms is None:
+        return None, ""
+    owner = state.parties[OWNER]
+    held = records.get(s, owner, state.terms.resource)
+    title = held.title if held is not None and held.rtype == "resource" else state.terms.resource
+    return state.terms.resource, title
+
+
+def _keep_calendar(s: Session, node: Node, before: AgreementState | None, after: AgreementState, event: Envelope, now: int) -> None:
+    """As the owner, refuse what does not fit the resource's calendar and hold what was agreed."""
+    terms = after.terms
+    if after.name not in HOLDING_STATES:
+        agreements.release(s, after.id)
+        if after.name == "requested":  # a request or counter-offer: answer at once if it cannot fit
+            _check_fits(s, node, after, now)
+        return
+    if after.name in ("offered", "sealed") and (before is None or before.name != after.name):
+        # Also when the borrower accepts our offer: its hold may have lapsed while the acceptance travelled.
+        _check_fits(s, node, after, now)
+    expires = after.proposal.expires if after.name == "offered" and after.proposal is not None else None
+    agreements.hold(
+        s,
+        after.id,
+        resource=terms.resource,
+        start_ms=terms.period.start,
+        end_ms=terms.period.end,
+        quantity=terms.quantity,
+        state=after.name,
+        expires_ms=expires,
+    )
+
+
+def _check_fits(s: Session, node: Node, state: AgreementState, now: int) -> None:
+    terms = state.terms
+    rules = availability_rules(s, node.node_id, terms.resource)
+    margin = (rules.buffer_minutes or 0) * 60_000
+    held = agreements.bookings(
+        s, terms.resource, start_ms=terms.period.start - margin, end_ms=terms.period.end + margin, now_ms=now, exclude=state.id
+    )
+    bookings = [Booking(Period(start=b.start_ms, end=b.end_ms), b.quantity, b.agreement_id) for b in held]
+    period = Period(start=terms.period.start, end=terms.period.end)
+    check_request(rules, bookings, period, terms.quantity, now)
+
+
+def availability_rules(s: Session, node_id: str, resource_id: str) -> AvailabilityRules:
+    """The booking rules of one of our resources (stock from its quantity when it states none)."""
+    held = records.get(s, node_id, resource_id)
+    if held is None or held.rtype != "resource":
+        raise InvalidMessage(f"no resource {resource_id!r} to lend here", resource=resource_id)
+    body = records.body_of(held.envelope)
+    if "availability" in body:
+        return AvailabilityRules.model_validate(dict(body["availability"]))
+    return AvailabilityRules(unit="hour", stock=int(body.get("quantity", 1)))
+
+
+# ---- what operators see ----------------------------------------------------------------------
+
+
+def summary(row: Agreement, state: AgreementState | None, now: int) -> dict[str, Any]:
+    """An agreement as the local API lists it (JSON-ready)."""
+    from protocol.agreements import effective_state
+
+    out: dict[str, Any] = {
+        "id": row.id.hex(),
+        "kind": row.kind,
+        "role": row.our_role,
+        "counterpart": row.counterpart,
+        "state": effective_state(state, now) if state is not None else row.state,
+        "resource": row.resource,
+        "title": row.title,
+        "seq": row.seq,
+        "updated_ms": row.updated_ms,
+    }
+    if state is not None and state.terms is not None and state.kind == LOAN.name:
+        out["terms"] = state.terms.to_wire()
+    if row.refusal:
+        out["refusal"] = json.loads(row.refusal)
+    return out
+
+
+def refusal_of(exc: ProtocolError) -> dict[str, Any]:
+    refusal: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.details:
+        refusal["details"] = exc.details
+    return refusal
+
+
+__all__ = [
+    "AUTHORITY_ROLE",
+    "BORROWER",
+    "OWNER",
+    "Progress",
+    "act",
+    "availability_rules",
+    "load_state",
+    "receive",
+    "refusal_of",
+    "request_loan",
+    "summary",
+]
+
+
+# ---- async entry points (event loop side) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What became of a batch of events a party sent: held, the first refusal, our answers."""
+
+    accepted: tuple[bytes, ...]  # message ids we hold now
+    refused: tuple[int, ProtocolError] | None  # (index in the batch, why); later events were not judged
+    answers: tuple[bytes, ...]  # our own events made in answer
+
+
+async def take_events(node: Node, raws: Sequence[bytes], sender: str) -> Taken:
+    """Judge a party's events in order, each in its own transaction, stopping at the first refusal."""
+    accepted: list[bytes] = []
+    answers: list[bytes] = []
+    for index, raw in enumerate(raws):
+        try:
+            event = open_envelope(raw, keys=node.keyring)
+            async with node.agreement_lock:
+                progress = await node.run(receive, node, event, sender, now_ms())
+        except ProtocolError as exc:
+            return Taken(tuple(accepted), (index, exc), tuple(answers))
+        accepted.append(event.message_id)
+        answers.extend(progress.answers)
+    return Taken(tuple(accepted), None, tuple(answers))
+
+
+async def take_step(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any]) -> Progress:
+    """Our operator's step on an agreement, committed and queued for the other party."""
+    async with node.agreement_lock:
+        progress = await node.run(act, node, agreement_id, action, data, now_ms())
+    node.deliver_soon()
+    return progress
+
+
+async def open_loan(node: Node, owner: str, terms: Mapping[str, Any]) -> Progress:
+    async with node.agreement_lock:
+        progress = await node.run(request_loan, node, owner, terms, now_ms())
+    node.deliver_soon()
+    return progress

@@ -1,0 +1,204 @@
+"""Local API routes for loans and agreements (mounted by node/api.py under /api/v1).
+
+Operators ask for a loan, answer one and record what happened; every step is
+signed and committed by node/agreements.py before the answer says it was
+done, then delivered to the other party by the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from protocol import InvalidMessage, is_node_id
+from protocol.agreements import kind_of, replay
+
+from storage import agreements as stored
+from storage import session
+
+from . import agreements
+from .clock import now_ms
+from .runtime import NODE, Node
+
+DAY_MS = 86_400_000
+DEFAULT_EXPIRY_MS = 7 * DAY_MS  # an unanswered request or offer lapses after a week (or at the period's start)
+DELIVERY_WAIT_S = 2.0  # how long a request waits for the owner's answer before saying "queued"
+ZERO_EUR = {"amount": 0, "currency": "EUR"}
+
+
+def plain(value: Any) -> Any:
+    """A protocol value as JSON: bytes in hex, frozen maps and tuples as objects and lists."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if hasattr(value, "to_wire"):
+        return plain(value.to_wire())
+    return value
+
+
+def _agreement_id(request: web.Request) -> bytes:
+    text = request.match_info["agreement_id"]
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 16:
+        raise InvalidMessage("an agreement id is 32 hexadecimal characters", agreement=text[:64])
+    return value
+
+
+def _describe(node: Node, agreement_id: bytes, *, with_chain: bool) -> dict[str, Any] | None:
+    now = now_ms()
+    with session(node.engine) as s:
+        row = stored.get(s, agreement_id)
+        if row is None:
+            return None
+        raws = stored.chain(s, agreement_id)
+        pending = [e for e in stored.pending(s) if e.agreement_id == agreement_id]
+    chain = agreements.open_chain(raws, node.keyring)
+    state = replay(chain)
+    out = agreements.summary(row, state, now)
+    out["pending_deliveries"] = len(pending)
+    if with_chain:
+        out["parties"] = dict(state.parties)
+        out["facts"] = plain(state.facts)
+        out["events"] = [
+            {
+                "seq": e.body["seq"],
+                "action": e.body["action"],
+                "issuer": e.issuer,
+                "issued_at": e.issued_at,
+                "message_id": e.message_id.hex(),
+                "data": plain(e.body["data"]),
+            }
+            for e in chain
+        ]
+        if state.sealed is not None:
+            out["sealed"] = plain(state.sealed.to_wire())
+    return out
+
+
+async def list_agreements(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+
+    def read() -> list[dict[str, Any]]:
+        now = now_ms()
+        with session(node.engine) as s:
+            rows = stored.listing(s)
+            states = {row.id: agreements.load_state(s, row.id, node.keyring) for row in rows}
+        return [agreements.summary(row, states[row.id], now) for row in rows]
+
+    return web.json_response({"agreements": await node.run(read)})
+
+
+async def get_agreement(request: web.Request) -> web.Response:
+    node = request.config_dict[NODE]
+    found = await node.run(lambda: _describe(node, _agreement_id(request), with_chain=True))
+    if found is None:
+        return web.json_response({"code": "invalid", "message": "no such agreement here"}, status=404)
+    return web.json_response(found)
+
+
+async def request_loan(request: web.Request) -> web.Response:
+    """Ask another association for one of its resources; waits briefly for its answer."""
+    node = request.config_dict[NODE]
+    body = await _body(request)
+    owner = body.get("owner")
+    if not isinstance(owner, str) or not is_node_id(owner):
+        raise InvalidMessage("owner: the lending association's node id")
+    now = now_ms()
+    period = body.get("period") or {}
+    start = period.get("start") if isinstance(period, Mapping) else None
+    terms: dict[str, Any] = {
+        "resource": body.get("resource"),
+        "period": period,
+        "quantity": body.get("quantity", 1),
+        "fee": body.get("fee", ZERO_EUR),
+        "deposit": body.get("deposit", ZERO_EUR),
+        "expires": body.get("expires") or _default_expiry(now, start),
+    }
+    for optional in ("purpose", "conditions", "pickup", "cancellation"):
+        if body.get(optional) is not None:
+            terms[optional] = body[optional]
+    progress = await agreements.open_loan(node, owner, terms)
+    return web.json_response(await _after_delivery(node, progress.state.id), status=201)
+
+
+def _default_expiry(now: int, start: Any) -> int:
+    if isinstance(start, int) and start > now + 60_000:
+        return min(now + DEFAULT_EXPIRY_MS, start)
+    return now + DEFAULT_EXPIRY_MS
+
+
+async def take_step(request: web.Request) -> web.Response:
+    """One step on an agreement: offer, counter, accept, decline, withdraw, handover, return, incident, cancel, close."""
+    node = request.config_dict[NODE]
+    agreement_id = _agreement_id(request)
+    action = request.match_info["action"]
+    body = await _body(request)
+    data = await node.run(_step_data, node, agreement_id, action, body)
+    await agreements.take_step(node, agreement_id, action, data)
+    return web.json_response(await _after_delivery(node, agreement_id))
+
+
+def _step_data(node: Node, agreement_id: bytes, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The event data for ``action``: proposals start from the terms on the table, with the operator's changes."""
+    with session(node.engine) as s:
+        state = agreements.load_state(s, agreement_id, node.keyring)
+    if state is None:
+        raise InvalidMessage("no such agreement here", agreement=agreement_id.hex())
+    kind = kind_of(state.kind)
+    if action not in kind.steps:
+        raise InvalidMessage(f"unknown action {action!r}", known=sorted(kind.steps))
+    step = kind.steps[action].value
+    if step == "accept":
+        return {}
+    if step == "propose":
+        terms = {**state.terms.to_wire(), **dict(body.get("terms") or {})}
+        if "expires" not in (body.get("terms") or {}):
+            terms["expires"] = _default_expiry(now_ms(), terms["period"]["start"])
+        return {"terms": terms}
+    data = dict(body)
+    if action in ("handover", "return"):
+        data.setdefault("at", now_ms())
+    return data
+
+
+async def _after_delivery(node: Node, agreement_id: bytes) -> dict[str, Any]:
+    """The agreement once the outbox had a short chance to deliver (answers may come back at once)."""
+    deadline = asyncio.get_running_loop().time() + DELIVERY_WAIT_S
+    if node.outbox is not None:
+        while True:
+            await node.outbox.deliver_due()
+            found = await node.run(lambda: _describe(node, agreement_id, with_chain=False))
+            if found is None or found["pending_deliveries"] == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    found = await node.run(lambda: _describe(node, agreement_id, with_chain=False))
+    assert found is not None
+    return found
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    from .api import _json_body
+
+    return await _json_body(request)
+
+
+ROUTES = [
+    web.get("/agreements", list_agreements),
+    web.get("/agreements/{agreement_id}", get_agreement),
+    web.post("/agreements/{agreement_id}/{action}", take_step),
+    web.post("/loans", request_loan),
+]
+
+__all__ = ["ROUTES", "plain"]

@@ -1,0 +1,149 @@
+"""Loans between two real nodes over HTTP: negotiation, sealing, execution, and what must be refused."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from node.app import RunningNode
+from node.clock import now_ms
+from protocol import open_envelope
+from protocol.agreements import SealedAgreement, replay
+from protocol.availability import day_period, local_period
+from storage import agreements as stored
+from storage import session
+
+from .harness import introduce, local_api, make_home, running
+
+PARIS = ZoneInfo("Europe/Paris")
+MINIBUS = {
+    "id": "minibus",
+    "kind": "vehicle",
+    "title": "Minibus 9 places",
+    "availability": {"unit": "day", "stock": 1, "timezone": "Europe/Paris"},
+}
+CHAIRS = {"id": "chaises", "kind": "equipment", "title": "Chaises pliantes", "quantity": 120,
+          "availability": {"unit": "day", "stock": 120}}
+ROOM = {"id": "salle", "kind": "space", "title": "Salle de réunion",
+        "availability": {"unit": "hour", "opening": [{"day": d, "opens": "09:00", "closes": "22:00"} for d in range(1, 8)],
+                         "buffer_minutes": 30}}
+
+
+def days_ahead(first: int, last: int) -> dict[str, int]:
+    today = datetime.now(PARIS).date()
+    return day_period(today + timedelta(days=first), today + timedelta(days=last), "Europe/Paris").to_wire()
+
+
+def evening(days: int, start_hour: int, end_hour: int) -> dict[str, int]:
+    day = datetime.now(PARIS).date() + timedelta(days=days)
+    start = datetime(day.year, day.month, day.day, start_hour)
+    return local_period(start, start.replace(hour=end_hour), "Europe/Paris").to_wire()
+
+
+async def publish(api: Any, body: dict[str, Any]) -> None:
+    status, created = await api("POST", "/records", json={"type": "resource", "body": body})
+    assert status == 201, created
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def chain_of(node: RunningNode, agreement_id: str) -> list[bytes]:
+    with session(node.node.engine) as s:
+        return stored.chain(s, bytes.fromhex(agreement_id))
+
+
+async def state_at(api: Any, agreement_id: str) -> str:
+    status, found = await api("GET", f"/agreements/{agreement_id}")
+    return found["state"] if status == 200 else "absent"
+
+
+async def test_a_full_loan_between_two_nodes_reaches_every_state_with_identical_signed_chains(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Club sportif")) as club, running(make_home(tmp_path, "Banque alimentaire")) as food:
+        introduce(food, club)
+        async with local_api(club) as owner, local_api(food) as borrower:
+            await publish(owner, MINIBUS)
+            status, asked = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "minibus", "period": days_ahead(3, 4),
+                "purpose": "Collecte de la banque alimentaire",
+            })
+            assert status == 201 and asked["state"] == "requested" and asked["pending_deliveries"] == 0, asked
+            loan = asked["id"]
+            await until(lambda: _is(owner, loan, "requested"))
+
+            status, offered = await owner("POST", f"/agreements/{loan}/offer", json={"terms": {
+                "fee": {"amount": 2000, "currency": "EUR"}, "deposit": {"amount": 30000, "currency": "EUR"},
+                "conditions": "Plein fait au retour", "pickup": {"place": "Gymnase Jean Macé", "at": days_ahead(3, 4)["start"]},
+            }})
+            assert status == 200 and offered["state"] == "offered", offered
+            await until(lambda: _is(borrower, loan, "offered"))
+            for api, action, body, expected in [
+                (borrower, "accept", {}, "sealed"),
+                (owner, "handover", {"condition": "Propre, 45 000 km"}, "in_custody"),
+                (owner, "return", {"condition": "Rayure porte arrière"}, "returned"),
+                (owner, "incident", {"kind": "damage", "description": "Rayure porte arrière",
+                                     "deposit_kept": {"amount": 8000, "currency": "EUR"}, "reason": "Retouche carrosserie"},
+                 "returned"),
+                (owner, "close", {"rating": 4, "comment": "Bonne collaboration"}, "closing"),
+                (borrower, "close", {"rating": 5}, "closed"),
+            ]:
+                status, done = await api("POST", f"/agreements/{loan}/{action}", json=body)
+                assert status == 200 and done["state"] == expected, (action, done)
+                await until(lambda: _is(owner, loan, expected))
+                await until(lambda: _is(borrower, loan, expected))
+
+            # Both nodes hold the same chain, every event verifies, and the sealed document verifies offline.
+            assert chain_of(club, loan) == chain_of(food, loan)
+            state = replay([open_envelope(raw) for raw in chain_of(food, loan)])
+            assert state.name == "closed" and state.seq == 7  # eight events, counted from 0
+            sealed = SealedAgreement.from_wire(state.sealed.to_wire())
+            document = sealed.verify()
+            assert document.parties == {"owner": club.node.node_id, "borrower": food.node.node_id}
+            assert document.terms["fee"] == {"amount": 2000, "currency": "EUR"}
+            _, detail = await borrower("GET", f"/agreements/{loan}")
+            assert [e["action"] for e in detail["events"]] == [
+                "request", "offer", "accept", "handover", "return", "incident", "close", "close"]
+            assert detail["facts"]["deposit_kept"] == {"amount": 8000, "currency": "EUR"}
+
+
+async def _is(api: Any, loan: str, expected: str) -> bool:
+    return await state_at(api, loan) == expected
+
+
+async def test_an_hourly_room_booking_and_a_partial_quantity_loan_are_accepted_at_once_by_policy(tmp_path: Path) -> None:
+    food_config = make_home(tmp_path, "Banque alimentaire")
+    club_config = make_home(tmp_path, "Club sportif", auto_accept=["*"])
+    async with running(club_config) as club, running(food_config) as food:
+        introduce(food, club)
+        async with local_api(club) as owner, local_api(food) as borrower:
+            await publish(owner, ROOM)
+            await publish(owner, CHAIRS)
+            status, room = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "salle", "period": evening(2, 18, 20)})
+            assert status == 201 and room["state"] == "sealed", room
+            # The buffer keeps 30 minutes free after the first booking: 20:00 is refused, with free slots.
+            status, late = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "salle", "period": evening(2, 20, 21)})
+            assert late["state"] == "requested" and late["refusal"]["code"] == "conflict", late
+            free = late["refusal"]["details"]["free"]
+            assert free and all(slot["start"] >= evening(2, 20, 21)["start"] + 30 * 60_000 or
+                                slot["end"] <= evening(2, 18, 20)["start"] - 30 * 60_000 for slot in free)
+            # 40 of 120 chairs while 80 are out elsewhere: both fit; one more chair does not.
+            status, eighty = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "chaises", "period": days_ahead(5, 5), "quantity": 80})
+            status, forty = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "chaises", "period": days_ahead(5, 6), "quantity": 40})
+            assert (eighty["state"], forty["state"]) == ("sealed", "sealed")
+            status, one = await borrower("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "chaises", "period": days_ahead(5, 5), "quantity": 1})
+            assert one["refusal"]["code"] == "conflict" and "stock" in one["refusal"]["details"]["reasons"]
+            with session(club.node.engine) as s:
+                held = stored.all_bookings(s, "chaises")
+            assert sorted(b.quantity for b in held) == [40, 80]
