@@ -112,8 +112,6 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
             state = load_state(s, agreement_id, node.keyring)
             assert state is not None
             return Progress(state, event.raw, duplicate=True)
-        if event.issuer == node.node_id:
-            raise Forbidden("this event claims to be ours but we never signed it")
         state = _yield_to_authority(s, node, load_state(s, agreement_id, node.keyring), event, now)
         moved = apply(state, event)
         if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:

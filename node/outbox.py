@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from protocol import ProtocolError, error_from_wire
+from protocol import ProtocolError, error_from_wire, open_envelope
 from protocol.messages import MAX_EVENTS
 
 from storage import agreements, peers, session
@@ -96,9 +96,29 @@ class Outbox:
             except Refused as exc:  # the whole message was refused (deny-list, bad request …)
                 await self.node.run(self._failed, batch, f"{exc.error.code}: {exc.error.message}", True, exc.error)
                 return 0
+            reply = await self._catch_up(address, batch, reply)
             return await self._settle(batch, reply)
         await self.node.run(self._failed, batch, last_error, False, None)
         return 0
+
+    async def _catch_up(self, address: str, batch: list[OutboxEntry], reply: Any) -> Any:
+        """The peer lacks earlier events of the chain (lost, or restored from a backup): send it the
+        chain from where it stands, once, and judge the batch by that answer."""
+        refused = reply.refused
+        if refused is None or refused.code != "out-of-order" or not isinstance(refused.details, dict):
+            return reply
+        expected = refused.details.get("expected_seq")
+        chain = await self.node.run(self._chain, batch[0].agreement_id)
+        held = {open_envelope(raw, keys=self.node.keyring).message_id: seq for seq, raw in enumerate(chain)}
+        seq = held.get(batch[refused.index].message_id)
+        if type(expected) is not int or seq is None or not 0 <= expected < seq or seq - expected > MAX_EVENTS:
+            return reply
+        missing = chain[expected : seq + 1]
+        try:
+            _, answer = await self.client.request(address, batch[0].peer, "agreement", {"events": missing})
+        except (Unreachable, IdentityMismatch, Refused):
+            return reply
+        return reply if answer.refused is not None else answer  # still refused: report the first answer
 
     async def _introduce(self, peer: str, address: str) -> None:
         """Say hello first: the peer's answers to our events need our address, which our descriptor gives."""
@@ -128,6 +148,10 @@ class Outbox:
     def _due(self) -> list[OutboxEntry]:
         with session(self.node.engine) as s:
             return agreements.due(s, now_ms=now_ms())
+
+    def _chain(self, agreement_id: bytes) -> list[bytes]:
+        with session(self.node.engine) as s:
+            return agreements.chain(s, agreement_id)
 
     def _addresses(self, peer_id: str) -> list[str]:
         with session(self.node.engine) as s:
