@@ -25,7 +25,7 @@ from sqlmodel import Session
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, open_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, OWNER
-from protocol.availability import AvailabilityRules, Booking, Period, check_request
+from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
 from protocol.keys import KeyRing
 
 from storage import agreements, records, session
@@ -234,6 +234,28 @@ def availability_rules(s: Session, node_id: str, resource_id: str) -> Availabili
     if "availability" in body:
         return AvailabilityRules.model_validate(dict(body["availability"]))
     return AvailabilityRules(unit="hour", stock=int(body.get("quantity", 1)))
+
+
+def free_or_why(node: Node, resources: Sequence[str], start: int, end: int, quantity: int, now: int) -> dict[str, list[str]]:
+    """For each of our resources, the reasons it cannot be booked for [start, end) (empty: it is free).
+
+    Answers federated availability searches; it judges like a request would,
+    without holding anything.
+    """
+    period = Period.between(start, end)
+    answers: dict[str, list[str]] = {}
+    with session(node.engine) as s:
+        for resource in resources:
+            try:
+                rules = availability_rules(s, node.node_id, resource)
+            except InvalidMessage:
+                answers[resource] = ["unknown"]
+                continue
+            margin = (rules.buffer_minutes or 0) * 60_000
+            held = agreements.bookings(s, resource, start_ms=start - margin, end_ms=end + margin, now_ms=now)
+            bookings = [Booking(Period(start=b.start_ms, end=b.end_ms), b.quantity, b.agreement_id) for b in held]
+            answers[resource] = refusal_reasons(rules, bookings, period, quantity, now)
+    return answers
 
 
 # ---- what operators see ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from protocol.schema import parse
 from storage import peers, records, session
 
 from . import agreements_api, catalogue
+from .availability_search import check_free
 from .clock import now_ms
 from .config import ConfigError, Seed
 from .federation import read_body
@@ -273,6 +274,7 @@ async def search(request: web.Request) -> web.Response:
         raise InvalidMessage("km needs near=LAT,LON")
     if len(query) > 200:
         raise TooLarge("query longer than 200 characters")
+    free = _free_period(request)
 
     def run() -> list[dict[str, Any]]:
         with session(node.engine) as s:
@@ -291,7 +293,37 @@ async def search(request: web.Request) -> web.Response:
             for h in hits
         ]
 
-    return _json({"results": await node.run(run)})
+    results = await node.run(run)
+    if free is not None:
+        results = await _only_free(node, results, *free)
+    return _json({"results": results})
+
+
+def _free_period(request: web.Request) -> tuple[int, int, int] | None:
+    """``free_from``/``free_to`` (ms, end excluded) and ``quantity``: search only what is free then."""
+    if not request.query.get("free_from") and not request.query.get("free_to"):
+        return None
+    try:
+        start, end = int(request.query["free_from"]), int(request.query["free_to"])
+        quantity = int(request.query.get("quantity", "1"))
+    except (KeyError, ValueError):
+        raise InvalidMessage("free_from and free_to are both needed, in ms since the epoch; quantity a number") from None
+    if not 0 <= start < end < 2**53 or quantity < 1:
+        raise InvalidMessage("free_from must come before free_to, and quantity be at least 1")
+    return start, end, quantity
+
+
+async def _only_free(node: Any, results: list[dict[str, Any]], start: int, end: int, quantity: int) -> list[dict[str, Any]]:
+    """Keep the resources their owners say are free (or could not tell us: marked, not dropped)."""
+    resources = [r for r in results if r["type"] == "resource"]
+    answers = await check_free(node, [(r["author"], r["id"]) for r in resources], start, end, quantity)
+    kept = []
+    for hit in resources:
+        reasons = answers.get((hit["author"], hit["id"]))
+        if reasons:
+            continue
+        kept.append({**hit, "available": None if reasons is None else True})
+    return kept
 
 
 async def openapi(request: web.Request) -> web.Response:

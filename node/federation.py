@@ -32,7 +32,7 @@ from storage import counters, nonces, peers, records, session
 
 from . import catalogue
 from .clock import now_ms
-from .agreements import take_events
+from .agreements import free_or_why, take_events
 from .keys import open_signed
 from .runtime import NODE, Node
 from .verification import verify_received
@@ -199,6 +199,23 @@ async def agreement(request: web.Request) -> web.Response:
     return _reply(node, envelope, reply)
 
 
+async def availability(request: web.Request) -> web.Response:
+    """Which of our resources are free for a period: a read-only answer for federated search."""
+    node, envelope, body = await _read_request(request, "availability")
+    now = now_ms()
+
+    def answer() -> dict[str, list[str]]:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+        resources = list(dict.fromkeys(body.resources))
+        return free_or_why(node, resources, body.period.start, body.period.end, body.quantity, now)
+
+    answers = await node.run(answer)
+    free = [resource for resource, reasons in answers.items() if not reasons]
+    unavailable = [{"resource": r, "reasons": reasons[:16]} for r, reasons in answers.items() if reasons]
+    return _reply(node, envelope, {"free": free, "unavailable": unavailable})
+
+
 async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
@@ -216,6 +233,7 @@ def create_app() -> web.Application:
             web.post("/push", push),
             web.post("/reconcile", reconcile),
             web.post("/agreement", agreement),
+            web.post("/availability", availability),
             web.get("/descriptor", descriptor),
         ]
     )

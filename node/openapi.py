@@ -140,6 +140,9 @@ OPENAPI: dict[str, Any] = {
                     _query("near", "LAT,LON in decimal degrees", {"type": "string"}),
                     _query("km", "radius around near", {"type": "number"}),
                     _query("limit", "at most this many results (≤ 500)", {"type": "integer"}),
+                    _query("free_from", "only resources free from (ms since the epoch)", {"type": "integer"}),
+                    _query("free_to", "… until (ms, excluded); owners are asked", {"type": "integer"}),
+                    _query("quantity", "units needed at once (default 1)", {"type": "integer"}),
                 ],
             )
         },

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .envelope import Envelope
 from .errors import InvalidMessage, UnknownType
-from .schema import Body, Hash32, NilFree, parse
+from .schema import Body, Hash32, NilFree, RecordId, parse
 
 MAX_BATCH = 1000
 MAX_RECORD_BYTES = 64 * 1024
@@ -109,6 +109,33 @@ class AgreementDeliveryReply(Body):
     events: Annotated[tuple[RecordBytes, ...], Field(max_length=MAX_EVENTS)]  # the recipient's answers (e.g. its acceptance)
 
 
+MAX_QUERIED = 100  # resources per availability query
+
+
+class QueriedPeriod(Body):
+    start: Annotated[int, Field(ge=0, lt=2**53)]
+    end: Annotated[int, Field(ge=0, lt=2**53)]
+
+
+class AvailabilityQuery(Body):
+    """Are these resources of yours free for ``period`` (``quantity`` units)? For federated search."""
+
+    resources: Annotated[tuple[RecordId, ...], Field(min_length=1, max_length=MAX_QUERIED)]
+    period: QueriedPeriod
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
+class Unavailable(Body):
+    resource: RecordId
+    reasons: Annotated[tuple[Annotated[str, Field(max_length=32)], ...], Field(min_length=1, max_length=16)]
+
+
+class AvailabilityReply(Body):
+    reply_to: Hash32
+    free: Annotated[tuple[RecordId, ...], Field(max_length=MAX_QUERIED)]
+    unavailable: Annotated[tuple[Unavailable, ...], Field(max_length=MAX_QUERIED)]
+
+
 MESSAGE_TYPES: dict[str, type[Body]] = {
     "hello": Hello,
     "hello-reply": HelloReply,
@@ -120,6 +147,8 @@ MESSAGE_TYPES: dict[str, type[Body]] = {
     "reconcile-reply": ReconcileReply,
     "agreement": AgreementDelivery,
     "agreement-reply": AgreementDeliveryReply,
+    "availability": AvailabilityQuery,
+    "availability-reply": AvailabilityReply,
 }
 
 REPLY_TYPES: dict[str, str] = {
@@ -128,6 +157,7 @@ REPLY_TYPES: dict[str, str] = {
     "push": "push-reply",
     "reconcile": "reconcile-reply",
     "agreement": "agreement-reply",
+    "availability": "availability-reply",
 }
 
 

@@ -147,3 +147,37 @@ async def test_an_hourly_room_booking_and_a_partial_quantity_loan_are_accepted_a
             with session(club.node.engine) as s:
                 held = stored.all_bookings(s, "chaises")
             assert sorted(b.quantity for b in held) == [40, 80]
+
+
+async def test_federated_search_finds_only_what_its_owners_say_is_free_nearby(tmp_path: Path) -> None:
+    lyon = {"lat": 45_764_043, "lon": 4_835_659}
+    villeurbanne = {"lat": 45_771_944, "lon": 4_890_171}
+    grenoble = {"lat": 45_188_529, "lon": 5_724_524}
+    club_config = make_home(tmp_path, "Club sportif", auto_accept=["*"])
+    async with running(club_config) as club, running(make_home(tmp_path, "MJC")) as youth, \
+            running(make_home(tmp_path, "Banque alimentaire")) as food, running(make_home(tmp_path, "Alpes")) as far:
+        introduce(food, club, youth, far)
+        async with local_api(club) as c, local_api(youth) as y, local_api(food) as f, local_api(far) as a:
+            await publish(c, {**MINIBUS, "location": lyon})
+            await publish(y, {**MINIBUS, "id": "minibus-mjc", "location": villeurbanne})
+            await publish(a, {**MINIBUS, "id": "minibus-alpes", "location": grenoble})
+            await food.node.sync_round()
+            period = days_ahead(10, 12)
+            _, taken = await f("POST", "/loans", json={"owner": club.node.node_id, "resource": "minibus", "period": period})
+            assert taken["state"] == "sealed"
+            params = {"q": "minibus", "near": "45.76,4.84", "km": "20",
+                      "free_from": str(period["start"]), "free_to": str(period["end"])}
+            status, found = await f("GET", "/search", params=params)
+            assert status == 200
+            assert [(hit["id"], hit["available"]) for hit in found["results"]] == [("minibus-mjc", True)]
+            # Another week, both Lyon minibuses are free.
+            other = days_ahead(20, 21)
+            status, found = await f("GET", "/search", params={**params, "free_from": str(other["start"]),
+                                                              "free_to": str(other["end"])})
+            assert sorted(hit["id"] for hit in found["results"]) == ["minibus", "minibus-mjc"]
+        # An owner that cannot be reached is not guessed: its resource is marked unknown.
+        async with local_api(food) as f:
+            await youth.stop()  # stopping twice is harmless: the context exit stops it again
+            status, found = await f("GET", "/search", params={**params, "free_from": str(other["start"]),
+                                                              "free_to": str(other["end"])})
+            assert {(hit["id"], hit["available"]) for hit in found["results"]} == {("minibus", True), ("minibus-mjc", None)}
