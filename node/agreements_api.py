@@ -18,9 +18,10 @@ from protocol import InvalidMessage, is_node_id
 from protocol.agreements import kind_of, replay
 
 from storage import agreements as stored
-from storage import session
+from storage import records, session
 
 from . import agreements
+from .calendar_feeds import feed_urls
 from .clock import now_ms
 from .runtime import NODE, Node
 
@@ -194,7 +195,19 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return await _json_body(request)
 
 
+async def calendars(request: web.Request) -> web.Response:
+    """The secret URLs calendar applications subscribe to: the node's loans, and each resource's."""
+    node = request.config_dict[NODE]
+
+    def own_resources() -> list[str]:
+        with session(node.engine) as s:
+            return [r.record_id for r in records.list_by_author(s, node.node_id) if r.rtype == "resource"]
+
+    return web.json_response(feed_urls(node, await node.run(own_resources)))
+
+
 ROUTES = [
+    web.get("/calendars", calendars),
     web.get("/agreements", list_agreements),
     web.get("/agreements/{agreement_id}", get_agreement),
     web.post("/agreements/{agreement_id}/{action}", take_step),

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from storage import make_engine, peers, session, upgrade
 
-from . import api, catalogue, federation, keys
+from . import api, calendar_feeds, catalogue, federation, keys
 from .clock import now_ms
 from .config import NodeConfig
 from .home import read_token
@@ -40,6 +40,7 @@ def create_app(config: NodeConfig) -> web.Application:
     app.add_subapp(FEDERATION_PREFIX, federation.create_app())
     app.add_subapp(api.API_PREFIX, api.create_app())
     app.router.add_get("/", _index)
+    app.add_routes(calendar_feeds.ROUTES)
     return app
 
 

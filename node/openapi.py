@@ -154,6 +154,7 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/agreements": {"get": _op("Agreements this node is a party to, newest first, with their state")},
+        "/calendars": {"get": _op("Secret iCalendar feed URLs (node and each resource) for calendar applications")},
         "/agreements/{agreement_id}": {
             "get": _op("One agreement: parties, terms, facts, its signed event chain and sealed document")
         },

@@ -181,3 +181,45 @@ async def test_federated_search_finds_only_what_its_owners_say_is_free_nearby(tm
             status, found = await f("GET", "/search", params={**params, "free_from": str(other["start"]),
                                                               "free_to": str(other["end"])})
             assert {(hit["id"], hit["available"]) for hit in found["results"]} == {("minibus", True), ("minibus-mjc", None)}
+
+
+async def test_the_calendar_feed_parses_with_an_independent_parser_and_matches_the_bookings(tmp_path: Path) -> None:
+    import aiohttp
+    import vobject
+
+    club_config = make_home(tmp_path, "Club sportif", auto_accept=["*"])
+    async with running(club_config) as club, running(make_home(tmp_path, "Banque alimentaire")) as food:
+        introduce(food, club)
+        async with local_api(club) as owner, local_api(food) as borrower:
+            await publish(owner, ROOM)
+            await publish(owner, MINIBUS)
+            booked = {}
+            for resource, period in (("salle", evening(3, 18, 20)), ("minibus", days_ahead(8, 9)), ("salle", evening(4, 9, 12))):
+                _, done = await borrower("POST", "/loans", json={"owner": club.node.node_id, "resource": resource, "period": period})
+                assert done["state"] == "sealed", done
+                booked[f"{done['id']}@maillage"] = (resource, period)
+            _, urls = await owner("GET", "/calendars")
+            assert set(urls["resources"]) == {"salle", "minibus"}
+        async with aiohttp.ClientSession() as http:  # no token: calendar applications cannot send one
+            async with http.get(urls["node"]) as resp:
+                assert resp.status == 200 and resp.content_type == "text/calendar"
+                feed = (await resp.read()).decode("utf-8")
+            async with http.get(urls["resources"]["salle"]) as resp:
+                room_feed = (await resp.read()).decode("utf-8")
+            async with http.get(urls["node"].replace("/ical/", "/ical/0")) as resp:
+                assert resp.status == 404
+        events = {str(e.uid.value): e for e in vobject.readOne(feed).vevent_list}
+        assert set(events) == set(booked)
+        for uid, (resource, period) in booked.items():
+            start, end = events[uid].dtstart.value, events[uid].dtend.value
+            if resource == "minibus":  # whole local days: an all-day event, end excluded
+                assert (start, end) == (_paris_date(period["start"]), _paris_date(period["end"]))
+            else:
+                assert (int(start.timestamp() * 1000), int(end.timestamp() * 1000)) == (period["start"], period["end"])
+            assert "Banque alimentaire" in str(events[uid].summary.value)
+        room_events = vobject.readOne(room_feed).vevent_list
+        assert sorted(str(e.uid.value) for e in room_events) == sorted(u for u, (r, _) in booked.items() if r == "salle")
+
+
+def _paris_date(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, PARIS).date()
