@@ -16,6 +16,7 @@ from aiohttp import web
 
 from protocol import InvalidMessage, is_node_id
 from protocol.agreements import kind_of, replay
+from protocol.availability import Period, weekly_occurrences
 
 from storage import agreements as stored
 from storage import records, session
@@ -130,8 +131,41 @@ async def request_loan(request: web.Request) -> web.Response:
     for optional in ("purpose", "conditions", "pickup", "cancellation"):
         if body.get(optional) is not None:
             terms[optional] = body[optional]
+    if body.get("weekly_until") is not None:
+        return web.json_response(await _request_series(node, owner, terms, body["weekly_until"]), status=201)
     progress = await agreements.open_loan(node, owner, terms)
     return web.json_response(await _after_delivery(node, progress.state.id), status=201)
+
+
+async def _request_series(node: Node, owner: str, terms: dict[str, Any], until: Any) -> dict[str, Any]:
+    """A weekly series (same local hours every week, across DST changes), one request per occurrence.
+
+    The owner judges each occurrence on its own; those that do not fit are
+    listed with the owner's reasons and free slots, never silently dropped.
+    """
+    period = terms["period"] if isinstance(terms["period"], Mapping) else {}
+    if type(until) is not int:
+        raise InvalidMessage("weekly_until: the end of the series, in ms since the epoch")
+    first = Period.between(period.get("start"), period.get("end"))  # type: ignore[arg-type]
+    zone = await node.run(_resource_timezone, node, owner, str(terms["resource"]))
+    now = now_ms()
+    opened = []
+    for occurrence in weekly_occurrences(first, until, zone):
+        each = {**terms, "period": occurrence.to_wire(), "expires": _default_expiry(now, occurrence.start)}
+        opened.append((await agreements.open_loan(node, owner, each)).state.id)
+    series = await _after_deliveries(node, opened)
+    conflicts = [{"period": a["terms"]["period"], "refusal": a["refusal"]} for a in series if "refusal" in a]
+    return {"series": series, "conflicts": conflicts}
+
+
+def _resource_timezone(node: Node, owner: str, resource: str) -> str:
+    """The owner's time zone for the resource (from its replicated record), Paris when it states none."""
+    with session(node.engine) as s:
+        held = records.get(s, owner, resource)
+    if held is None or held.rtype != "resource":
+        return "Europe/Paris"
+    rules = records.body_of(held.envelope).get("availability") or {}
+    return str(rules.get("timezone", "Europe/Paris"))
 
 
 def _default_expiry(now: int, start: Any) -> int:
@@ -171,22 +205,35 @@ def _step_data(node: Node, agreement_id: bytes, action: str, body: dict[str, Any
     data = dict(body)
     if action in ("handover", "return"):
         data.setdefault("at", now_ms())
+        photos = data.get("photos")
+        if isinstance(photos, list):  # JSON has no bytes: each photo's SHA-256 comes as 64 hex characters
+            try:
+                data["photos"] = [bytes.fromhex(p) if isinstance(p, str) and len(p) == 64 else p for p in photos]
+            except ValueError:
+                raise InvalidMessage("photos: each one is a SHA-256 in 64 hexadecimal characters") from None
     return data
 
 
 async def _after_delivery(node: Node, agreement_id: bytes) -> dict[str, Any]:
     """The agreement once the outbox had a short chance to deliver (answers may come back at once)."""
+    (found,) = await _after_deliveries(node, [agreement_id])
+    return found
+
+
+async def _after_deliveries(node: Node, agreement_ids: list[bytes]) -> list[dict[str, Any]]:
     deadline = asyncio.get_running_loop().time() + DELIVERY_WAIT_S
+
+    def describe() -> list[dict[str, Any]]:
+        return [d for d in (_describe(node, i, with_chain=False) for i in agreement_ids) if d is not None]
+
     if node.outbox is not None:
         while True:
             await node.outbox.deliver_due()
-            found = await node.run(lambda: _describe(node, agreement_id, with_chain=False))
-            if found is None or found["pending_deliveries"] == 0 or asyncio.get_running_loop().time() > deadline:
+            found = await node.run(describe)
+            if all(d["pending_deliveries"] == 0 for d in found) or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.2)
-    found = await node.run(lambda: _describe(node, agreement_id, with_chain=False))
-    assert found is not None
-    return found
+    return await node.run(describe)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

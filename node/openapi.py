@@ -72,6 +72,11 @@ OPENAPI: dict[str, Any] = {
                     "fee": {"type": "object", "description": "{amount: cents, currency}"},
                     "deposit": {"type": "object", "description": "{amount: cents, currency}"},
                     "expires": {"type": "integer", "description": "when the request lapses (ms)"},
+                    "weekly_until": {
+                        "type": "integer",
+                        "description": "repeat every week (same local hours) until then (ms): one request per "
+                        "occurrence; the reply lists the series and the conflicting occurrences",
+                    },
                 },
             },
             "NewRecord": {

@@ -223,3 +223,28 @@ async def test_the_calendar_feed_parses_with_an_independent_parser_and_matches_t
 
 def _paris_date(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, PARIS).date()
+
+
+async def test_a_weekly_room_booking_lists_the_conflicting_occurrences(tmp_path: Path) -> None:
+    club_config = make_home(tmp_path, "Club sportif", auto_accept=["*"])
+    async with running(club_config) as club, running(make_home(tmp_path, "MJC")) as youth, \
+            running(make_home(tmp_path, "Banque alimentaire")) as food:
+        introduce(food, club)
+        introduce(youth, club)
+        await youth.node.sync_round()  # the youth centre has the room's record (its time zone) from the club
+        async with local_api(club) as owner, local_api(youth) as series_api, local_api(food) as other:
+            await publish(owner, ROOM)
+            await youth.node.sync_round()
+            first = evening(7, 18, 20)
+            week = 7 * 86_400_000
+            _, taken = await other("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "salle", "period": evening(21, 19, 21)})
+            assert taken["state"] == "sealed"
+            status, booked = await series_api("POST", "/loans", json={
+                "owner": club.node.node_id, "resource": "salle", "period": first,
+                "weekly_until": first["end"] + 5 * week})
+            assert status == 201
+            assert len(booked["series"]) == 6
+            assert [c["period"]["start"] for c in booked["conflicts"]] == [evening(21, 18, 20)["start"]]
+            assert booked["conflicts"][0]["refusal"]["code"] == "conflict"
+            assert sum(a["state"] == "sealed" for a in booked["series"]) == 5
