@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, open_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
-from protocol.agreements.loan import BORROWER, OWNER
+from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
 from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
 from protocol.keys import KeyRing
 
@@ -37,8 +37,6 @@ from .runtime import Node
 
 # The party whose node orders each kind's chain and keeps its calendar.
 AUTHORITY_ROLE = {LOAN.name: OWNER}
-# Loan states in which the owner's calendar holds the resource for the agreement.
-HOLDING_STATES = frozenset({"offered", "sealed", "in_custody"})
 
 
 @dataclass(frozen=True, slots=True)

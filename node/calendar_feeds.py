@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from protocol.agreements import effective_state
-from protocol.agreements.loan import OWNER
+from protocol.agreements.loan import HOLDING_STATES, OWNER
 
 from storage import agreements as stored
 from storage import records, session
 
 from .agreements import load_state
 from .clock import now_ms
-from .ical import STATES, CalendarEntry, render_feed
 from .runtime import NODE, Node
+
+if TYPE_CHECKING:
+    from .ical import CalendarEntry
 
 FEED_PREFIX = "/ical"
 CONTENT_TYPE = "text/calendar"
@@ -40,14 +42,16 @@ def feed_urls(node: Node, resources: list[str]) -> dict[str, Any]:
 
 def entries(node: Node, resource: str | None = None) -> list[CalendarEntry]:
     """Our loans that hold a slot now: offers awaiting an answer, sealed and ongoing loans."""
+    from .ical import CalendarEntry  # icalendar is loaded when a calendar is first asked for, not at start
+
     now = now_ms()
     found: list[CalendarEntry] = []
     with session(node.engine) as s:
-        rows = [r for r in stored.listing(s, limit=5000) if r.state in STATES]
+        rows = [r for r in stored.listing(s, limit=5000) if r.state in HOLDING_STATES]
         names = records.author_names(s, [r.counterpart for r in rows])
         for row in rows:
             state = load_state(s, row.id, node.keyring)
-            if state is None or effective_state(state, now) not in STATES or state.terms is None:
+            if state is None or effective_state(state, now) not in HOLDING_STATES or state.terms is None:
                 continue
             terms = state.terms
             if resource is not None and (row.our_role != OWNER or terms.resource != resource):
@@ -78,6 +82,8 @@ async def _feed(request: web.Request, resource: str | None) -> web.Response:
     name = node.config.name or node.node_id[:8]
     found = await node.run(entries, node, resource)
     title = name if resource is None else f"{name} — {resource}"
+    from .ical import render_feed
+
     body = render_feed(found, calendar_name=title)
     return web.Response(body=body, content_type=CONTENT_TYPE, charset="utf-8")
 

@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
 
+from protocol.agreements.loan import HOLDING_STATES
+
 PRODID = "-//Maillage//Maillage//FR"
 UID_DOMAIN = "maillage"
-STATES = frozenset({"offered", "sealed", "in_custody"})
+STATES = HOLDING_STATES  # what a calendar shows: the loans that hold a slot
 ROLES = frozenset({"owner", "borrower"})
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -58,6 +58,8 @@ from .sealed import MAX_PARTIES, Name, Signature
 KIND = "loan"
 OWNER = "owner"
 BORROWER = "borrower"
+# States in which the owner's calendar holds the resource for the loan (an offer, tentatively).
+HOLDING_STATES = frozenset({"offered", "sealed", "in_custody"})
 MINUTE_MS = 60_000
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
