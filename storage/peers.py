@@ -63,10 +63,15 @@ def upsert(
         peer.name = name[:200]
     if descriptor is not None:
         peer.descriptor = descriptor
-    revived = peer.state in ("gone", "refused") if source == "seed" else peer.state == "gone" and source == "mdns"
+    if source == "seed":
+        revived = peer.state in ("gone", "refused")
+    elif source == "inbound":
+        revived = peer.state in ("gone", "unreachable")
+    else:
+        revived = peer.state == "gone" and source == "mdns"
     if revived:
-        # An operator naming a peer again, or a gone peer seen again on the local network,
-        # gets a fresh chance.
+        # An operator naming a peer again, a peer that just said hello to us (it is back after a
+        # network cut), or a gone peer seen again on the local network gets a fresh chance.
         peer.state, peer.failures, peer.next_attempt_ms = "new", 0, now_ms
     session.add(peer)
     return peer

@@ -133,6 +133,21 @@ def test_a_gone_peer_seen_again_by_mdns_is_tried_again_but_a_refused_one_is_not(
         assert {p.node_id: p.state for p in peers.list_all(s)} == {gone: "new", refused: "refused"}
 
 
+def test_a_backed_off_peer_that_says_hello_is_tried_again_at_once(engine: Engine) -> None:
+    back, refused = SigningKey.generate().node_id, SigningKey.generate().node_id
+    with session(engine) as s, s.begin():
+        for node in (back, refused):
+            peers.upsert(s, node, addresses=["http://127.0.0.1:1"], source="exchange", now_ms=T0)
+        for _ in range(3):
+            peers.mark_failure(s, back, "network unreachable", now_ms=T0)
+        peers.forget_addresses(s, refused, ["http://127.0.0.1:1"], "impostor", now_ms=T0)
+        assert [p.node_id for p in peers.due(s, T0 + 1)] == []
+        for node in (back, refused):
+            peers.upsert(s, node, addresses=["http://127.0.0.1:1"], source="inbound", now_ms=T0 + 1)
+        assert [p.node_id for p in peers.due(s, T0 + 1)] == [back]
+        assert {p.node_id: p.state for p in peers.list_all(s)} == {back: "new", refused: "refused"}
+
+
 def test_head_constant_is_the_newest_migration() -> None:
     from storage.migrate import HEAD
 
