@@ -22,19 +22,23 @@ from typing import Any
 
 from sqlmodel import Session
 
-from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, open_envelope
+from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale, open_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
 from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
 from protocol.keys import KeyRing
+from protocol.records import RECORD_FUTURE_MS
 
-from storage import agreements, records, session
+from storage import agreements, peers, records, session
 from storage.agreements import NewEvent
 from storage.models import Agreement
 
 from .clock import now_ms
 from .runtime import Node
 
+# How we came to know a node that makes it one of our federation (see the "peers" auto-accept policy).
+FEDERATION_SOURCES = frozenset({"seed", "exchange", "mdns"})
+EVENT_FUTURE_MS = RECORD_FUTURE_MS  # clock skew we tolerate on an event's date
 # The party whose node orders each kind's chain and keeps its calendar.
 AUTHORITY_ROLE = {LOAN.name: OWNER}
 
@@ -109,13 +113,18 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
         if agreements.event_seq(s, event.message_id) is not None:
             state = load_state(s, agreement_id, node.keyring)
             assert state is not None
+            if state.role_of(sender) is None:
+                raise Forbidden("only the parties of an agreement exchange its events")
             return Progress(state, event.raw, duplicate=True)
+        if event.issued_at - now > EVENT_FUTURE_MS:
+            # Later events may not be dated before this one: a far-future date would block the chain.
+            raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
         state = _yield_to_authority(s, node, load_state(s, agreement_id, node.keyring), event, now)
         moved = apply(state, event)
         if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
             raise Forbidden("only the parties of an agreement exchange its events")
         _commit(s, node, state, moved, event, now)
-        if not _accepts_at_once(node, moved, event):
+        if not _accepts_at_once(s, node, moved, event):
             return Progress(moved, event.raw)
         answer = next_event(node.key, moved, "accept", {}, now_ms=now)
         sealed = apply(moved, answer)
@@ -123,12 +132,19 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
         return Progress(sealed, event.raw, (answer.raw,))
 
 
-def _accepts_at_once(node: Node, state: AgreementState, event: Envelope) -> bool:
-    """Our policy: accept a loan request that fits the calendar when the requester is trusted."""
+def _accepts_at_once(s: Session, node: Node, state: AgreementState, event: Envelope) -> bool:
+    """Our policy: accept a loan request that fits the calendar when the requester is trusted:
+    anyone ("*"), the nodes of our federation ("peers": nodes we found through our seeds, peer
+    exchange or the local network, not merely ones that called us), or chosen node ids."""
     if state.kind != LOAN.name or state.name != "requested" or state.role_of(node.node_id) != OWNER:
         return False
     policy = node.config.auto_accept
-    return "*" in policy or event.issuer in policy
+    if "*" in policy or event.issuer in policy:
+        return True
+    if "peers" in policy:
+        peer = peers.get(s, event.issuer)
+        return peer is not None and peer.state != "refused" and peer.source in FEDERATION_SOURCES
+    return False
 
 
 def _yield_to_authority(
@@ -226,7 +242,8 @@ def _check_fits(s: Session, node: Node, state: AgreementState, now: int) -> None
 def availability_rules(s: Session, node_id: str, resource_id: str) -> AvailabilityRules:
     """The booking rules of one of our resources (stock from its quantity when it states none)."""
     held = records.get(s, node_id, resource_id)
-    if held is None or held.rtype != "resource":
+    if held is None or held.rtype != "resource" or not held.public:
+        # A private resource is not offered to peers: it is not booked, nor its calendar told.
         raise InvalidMessage(f"no resource {resource_id!r} to lend here", resource=resource_id)
     body = records.body_of(held.envelope)
     if "availability" in body:

@@ -111,7 +111,7 @@ class Outbox:
         chain = await self.node.run(self._chain, batch[0].agreement_id)
         held = {open_envelope(raw, keys=self.node.keyring).message_id: seq for seq, raw in enumerate(chain)}
         seq = held.get(batch[refused.index].message_id)
-        if type(expected) is not int or seq is None or not 0 <= expected < seq or seq - expected > MAX_EVENTS:
+        if type(expected) is not int or seq is None or not 0 <= expected < seq or seq - expected + 1 > MAX_EVENTS:
             return reply
         missing = chain[expected : seq + 1]
         try:

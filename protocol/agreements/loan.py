@@ -7,7 +7,8 @@ resource held in several units).
 
     (open) --request(B)--> requested --offer(O)--> offered --counter(B)--> requested ...
     requested --accept(O)--> sealed        offered --accept(B)--> sealed
-    requested|offered --decline(O|B)--> declined   --withdraw(B)--> withdrawn
+    requested --decline(O)--> declined    offered --decline(B)--> declined
+    requested|offered --withdraw(B)--> withdrawn
     sealed --handover(O)--> in_custody --return(O)--> returned
     in_custody|returned --incident(O)--> (same state)
     sealed --cancel(O|B)--> cancelled
@@ -258,8 +259,9 @@ LOAN = register_kind(
             ("offered", "counter"): Transition(_B, LoanProposal, "requested", Step.PROPOSE),
             ("requested", "accept"): Transition(_O, Acceptance, "sealed", Step.ACCEPT),
             ("offered", "accept"): Transition(_B, Acceptance, "sealed", Step.ACCEPT),
-            ("requested", "decline"): Transition(_OB, Reason, "declined", effect=_end),
-            ("offered", "decline"): Transition(_OB, Reason, "declined", effect=_end),
+            # Declining answers the other party's proposal; a borrower takes back its own with withdraw.
+            ("requested", "decline"): Transition(_O, Reason, "declined", effect=_end),
+            ("offered", "decline"): Transition(_B, Reason, "declined", effect=_end),
             ("requested", "withdraw"): Transition(_B, Withdrawal, "withdrawn", effect=_end),
             ("offered", "withdraw"): Transition(_B, Withdrawal, "withdrawn", effect=_end),
             ("sealed", "handover"): Transition(_O, CustodyReport, "in_custody", effect=_handover),

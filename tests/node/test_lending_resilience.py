@@ -75,6 +75,9 @@ async def test_forged_replayed_foreign_misplaced_and_late_events_are_refused_and
             skipping = seal(food.node.key, "agreement.event", {**forged.body, "seq": state.seq + 2},
                             now_ms=now_ms(), audience=[club.node.node_id])
             assert (await _deliver(food.node.key, club, skipping.raw))["refused"]["code"] == "out-of-order"
+            # An acceptance dated ten minutes ahead (later events could not be dated before it).
+            ahead = next_event(food.node.key, state, "accept", {}, now_ms=now_ms() + 10 * 60_000)
+            assert (await _deliver(food.node.key, club, ahead.raw))["refused"]["code"] == "stale"
             assert _counts(club) == before
 
             # A genuine acceptance is held once, however often it is delivered.
