@@ -1010,6 +1010,266 @@ def rotation_file() -> dict[str, Any]:
     }
 
 # --------------------------------------------------------------------------
+# agreements.json
+
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+def _agreement_id(label: str) -> bytes:
+    """A fixed 16-byte agreement id (real openers draw 16 random bytes)."""
+    return hashlib.sha256(b"maillage vector agreement: " + label.encode()).digest()[:16]
+
+
+def agreements_file() -> dict[str, Any]:
+    from protocol.agreements import (
+        EVENT_TYPE,
+        SEAL_PREFIX,
+        apply,
+        sign_document,
+        terms_document,
+    )
+    from protocol.keys import KeyEntry, KeyRing, rotated_chain
+
+    def eur(cents: int) -> dict[str, Any]:
+        return {"amount": cents, "currency": "EUR"}
+
+    class Chain:
+        """One agreement built event by event with fixed nonces, applied as a peer would."""
+
+        def __init__(self, name: str, label: str, parties: dict[str, SigningKey], ring: KeyRing | None = None) -> None:
+            self.name, self.label, self.ring = name, label, ring
+            self.id = _agreement_id(label)
+            self.parties = {role: key.node_id for role, key in parties.items()}
+            self.raws: list[bytes] = []
+            self.steps: list[dict[str, Any]] = []
+            self.state: Any = None
+            self.states: list[Any] = [None]  # state after each prefix of the chain
+
+        def document(self, terms: Mapping[str, Any]) -> bytes:
+            return terms_document(self.id, "loan", self.parties, terms)
+
+        def build(
+            self,
+            key: SigningKey,
+            label: str,
+            action: str,
+            data: Mapping[str, Any],
+            iat: int,
+            *,
+            seq: int | None = None,
+            prev: bytes | None | str = "head",
+            aud: list[str] | None = None,
+            after: int | None = None,
+        ) -> bytes:
+            """An event; by default the one following the first ``after`` events (all of them so far),
+            addressed to the other parties."""
+            count = len(self.raws) if after is None else after
+            seq = count if seq is None else seq
+            if prev == "head":
+                prev = self.message_id(count - 1) if count else None
+            body: dict[str, Any] = {"agreement": self.id, "kind": "loan", "seq": seq, "action": action, "data": dict(data)}
+            if prev is not None:
+                body["prev"] = prev
+            if aud is None:
+                aud = [node for node in self.parties.values() if node != key.node_id]
+            return seal(key, EVENT_TYPE, body, now_ms=iat, audience=aud, nonce=nonce(f"{self.label} {label}")).raw
+
+        def open(self, raw: bytes) -> Any:
+            return open_envelope(raw, keys=self.ring)
+
+        def message_id(self, index: int) -> bytes:
+            return self.open(self.raws[index]).message_id
+
+        def add(self, raw: bytes, expected_state: str, facts: dict[str, Any] | None = None) -> None:
+            env = self.open(raw)
+            self.state = apply(self.state, env)
+            if self.state.name != expected_state:
+                raise SystemExit(f"{self.name}: {env.body['action']} gives {self.state.name}, not {expected_state}")
+            self.raws.append(raw)
+            self.states.append(self.state)
+            step: dict[str, Any] = {
+                "action": env.body["action"],
+                "issuer": env.issuer,
+                "hex": raw.hex(),
+                "message_id_hex": env.message_id.hex(),
+                "state": self.state.name,
+            }
+            if facts:
+                step["facts"] = facts
+            self.steps.append(step)
+
+        def refusal(self, name: str, prefix: int, raw: bytes, error: str, note: str) -> dict[str, Any]:
+            got = outcome(lambda: apply(self.states[prefix], self.open(raw)) and None)
+            if got != {"error": error}:
+                raise SystemExit(f"reference implementation disagrees on {name!r}: {got} != {error}")
+            return {"name": name, "chain": self.name, "prefix": prefix, "event_hex": raw.hex(), "error": error, "note": note}
+
+        def to_json(self, sealed_from: int, note: str, history: dict[str, Any] | None = None) -> dict[str, Any]:
+            sealed = self.state.sealed
+            terms = self.open(self.raws[sealed_from]).body["data"]["terms"]
+            assert sealed.document == self.document(terms)
+            out: dict[str, Any] = {
+                "name": self.name,
+                "note": note,
+                "agreement_id_hex": self.id.hex(),
+                "kind": "loan",
+                "parties": self.parties,
+            }
+            if history:
+                out["key_histories"] = history
+            out["events"] = self.steps
+            out["sealed"] = {
+                "terms_from": sealed_from,
+                "document": typed(msgpack.unpackb(sealed.document)),
+                "document_hex": sealed.document.hex(),
+                "signatures_hex": {node: sig.hex() for node, sig in sorted(sealed.signatures.items())},
+                **({"keys": dict(sorted(sealed.keys.items()))} if sealed.keys else {}),
+                "wire_hex": sealed.to_bytes().hex(),
+            }
+            return out
+
+    # -- chain 1: the sports club lends its minibus to the youth centre, who brings it back late.
+    owner, borrower, third = CLUB, YOUTH, FOOD
+    loan = Chain("minibus loan, countered, returned late, closed", "minibus", {"owner": owner, "borrower": borrower})
+    asked = {
+        "resource": "minibus-9",
+        "period": {"start": T0 + 2 * DAY, "end": T0 + 3 * DAY},
+        "quantity": 1,
+        "purpose": "Sortie au stade avec huit jeunes",
+        "fee": eur(3000),
+        "deposit": eur(50_000),
+        "expires": T0 + DAY,
+    }
+    offered = {
+        **asked,
+        "fee": eur(2000),
+        "conditions": "Plein fait au retour.",
+        "pickup": {"place": "Gymnase Jean-Moulin, Bondy", "at": T0 + 2 * DAY},
+        "cancellation": {"free_until": T0 + DAY, "fee": eur(1000)},
+        "expires": T0 + 12 * HOUR,
+    }
+    request = {"parties": loan.parties, "terms": asked, "seal_sig": sign_document(borrower, loan.document(asked))}
+    loan.add(loan.build(borrower, "request", "request", request, T0), "requested")
+    offer = {"terms": offered, "seal_sig": sign_document(owner, loan.document(offered))}
+    loan.add(loan.build(owner, "offer", "offer", offer, T0 + HOUR), "offered")
+    accept = {"proposal": loan.message_id(1), "seal_sig": sign_document(borrower, loan.document(offered))}
+    loan.add(loan.build(borrower, "accept", "accept", accept, T0 + 2 * HOUR), "sealed")
+    photo = hashlib.sha256(b"maillage vector photo: minibus at handover").digest()
+    handover = {"at": T0 + 2 * DAY + 15 * MINUTE, "condition": "Bon état, 45 210 km, plein fait.", "photos": [photo]}
+    loan.add(loan.build(owner, "handover", "handover", handover, T0 + 2 * DAY + 30 * MINUTE), "in_custody")
+    returned = {"at": T0 + 3 * DAY + 90 * MINUTE, "condition": "Bon état, 45 388 km, plein fait."}
+    loan.add(loan.build(owner, "return", "return", returned, T0 + 3 * DAY + 2 * HOUR), "returned",
+             {"lateness_minutes": 90})  # fmt: skip
+    loan.add(loan.build(borrower, "close b", "close", {"rating": 5, "comment": "Merci !"}, T0 + 3 * DAY + 3 * HOUR),
+             "closing")  # fmt: skip
+    loan.add(loan.build(owner, "close o", "close", {"rating": 4}, T0 + 3 * DAY + 4 * HOUR), "closed")
+
+    at_sealed = T0 + 2 * DAY + 30 * MINUTE
+    late = offered["expires"] + 1
+    incident = {"kind": "damage", "description": "Rayure sur la portière", "deposit_kept": eur(100), "reason": "Carrosserie"}
+    too_much = {"kind": "loss", "description": "Clés perdues", "deposit_kept": eur(50_001), "reason": "Serrures"}
+    short = {**offered, "expires": T0 + HOUR}
+    # (name, prefix, issuer, action, data, iat, build options, error, note)
+    wrong: list[tuple[str, int, SigningKey, str, dict[str, Any], int, dict[str, Any], str, str]] = [
+        ("wrong seq", 3, owner, "handover", handover, at_sealed, {"seq": 4},
+         "out-of-order", "seq 4 where 3 follows the head (prev is the head)"),
+        ("wrong prev", 3, owner, "handover", handover, at_sealed, {"prev": loan.message_id(1)},
+         "out-of-order", "prev names event 1, not the head (event 2)"),
+        ("later event of an agreement not held", 0, owner, "handover", handover, at_sealed,
+         {"seq": 3, "prev": loan.message_id(2)}, "out-of-order", "seq 3 where the receiver holds nothing: send from seq 0"),
+        ("dated before the previous event", 3, owner, "handover", {**handover, "at": T0}, T0 + HOUR, {},
+         "out-of-order", "iat goes backwards along the chain"),
+        ("event from a third node", 3, third, "handover", handover, at_sealed,
+         {"aud": [owner.node_id, borrower.node_id]}, "forbidden", "the issuer is not a party"),
+        ("opened by a third node", 0, third, "request",
+         {**request, "seal_sig": sign_document(third, loan.document(asked))}, T0,
+         {"aud": [owner.node_id, borrower.node_id]}, "forbidden", "the opener is not one of the parties it names"),
+        ("request opened by the owner", 0, owner, "request",
+         {**request, "seal_sig": sign_document(owner, loan.document(asked))}, T0, {},
+         "not-allowed", "only the borrower requests"),
+        ("borrower records the handover", 3, borrower, "handover", handover, at_sealed, {},
+         "not-allowed", "handover is the owner's action"),
+        ("handover before the agreement is sealed", 2, owner, "handover", {**handover, "at": T0 + HOUR}, T0 + 2 * HOUR,
+         {}, "not-allowed", "no (offered, handover) transition"),
+        ("event after closing", 7, owner, "incident", incident, T0 + 4 * DAY, {},
+         "not-allowed", "closed is terminal"),
+        ("closing twice", 6, borrower, "close", {"rating": 1}, T0 + 4 * DAY, {},
+         "not-allowed", "the borrower closed already; only the owner may close now"),
+        ("keeping more than the deposit", 4, owner, "incident", too_much, T0 + 2 * DAY + HOUR, {},
+         "not-allowed", "deposit_kept 500.01 EUR exceeds the 500 EUR deposit"),
+        ("accept after expiry", 2, borrower, "accept", accept, late, {},
+         "expired", "iat is 1 ms after the pending offer's expires"),
+        ("forged seal_sig", 2, borrower, "accept",
+         {**accept, "seal_sig": sign_document(borrower, loan.document(asked))}, T0 + 2 * HOUR, {},
+         "bad-signature", "co-signs the request's terms, not the pending offer's"),
+        ("accepting another proposal", 2, borrower, "accept", {**accept, "proposal": loan.message_id(0)}, T0 + 2 * HOUR,
+         {}, "conflict", "names the request, not the pending offer"),
+        ("wrong audience", 3, owner, "handover", handover, at_sealed, {"aud": [borrower.node_id, third.node_id]},
+         "wrong-audience", "addressed to the borrower and a third node"),
+        ("event addressed to no one", 3, owner, "handover", handover, at_sealed, {"aud": []},
+         "wrong-audience", "no aud at all"),
+        ("handover recorded before it happens", 3, owner, "handover", {**handover, "at": at_sealed + 1}, at_sealed, {},
+         "invalid", "data.at is after the event's iat"),
+        ("offer that expires when made", 1, owner, "offer",
+         {"terms": short, "seal_sig": sign_document(owner, loan.document(short))}, T0 + HOUR, {},
+         "invalid", "terms.expires must be after the event's iat"),
+        ("unknown data field", 3, owner, "handover", {**handover, "km": 45210}, at_sealed, {},
+         "invalid", "data maps are closed"),
+        ("opening event with prev", 0, borrower, "request", request, T0, {"prev": bytes(32)},
+         "invalid", "prev is absent at seq 0"),
+    ]  # fmt: skip
+    refusals = [
+        loan.refusal(name, prefix, loan.build(key, f"refused {name}", action, data, iat, after=prefix, **options), error, note)
+        for name, prefix, key, action, data, iat, options, error, note in wrong
+    ]
+
+    # -- chain 2: the food bank, after rotating its key, lends its truck; the club cancels after free_until.
+    successor = SigningKey.from_seed(SUCCESSOR_SEED).for_node(FOOD.node_id)
+    history = rotated_chain((KeyEntry(key=FOOD.node_id, since=0),), FOOD, successor.key_id, ROTATED_AT)
+    ring = KeyRing()
+    ring.learn(FOOD.node_id, history)
+    truck = Chain("truck loan by a rotated owner, cancelled late", "truck", {"owner": successor, "borrower": CLUB}, ring)
+    truck_terms = {
+        "resource": "frigo",
+        "period": {"start": T0 + 3 * DAY, "end": T0 + 3 * DAY + 6 * HOUR},
+        "quantity": 1,
+        "fee": eur(0),
+        "deposit": eur(20_000),
+        "cancellation": {"free_until": T0 + DAY, "fee": eur(1500)},
+        "expires": T0 + 2 * HOUR,
+    }
+    truck_request = {"parties": truck.parties, "terms": truck_terms,
+                     "seal_sig": sign_document(CLUB, truck.document(truck_terms))}  # fmt: skip
+    truck.add(truck.build(CLUB, "request", "request", truck_request, T0 + 20 * MINUTE), "requested")
+    truck_accept = {"proposal": truck.message_id(0), "seal_sig": sign_document(successor, truck.document(truck_terms))}
+    truck.add(truck.build(successor, "accept", "accept", truck_accept, T0 + 30 * MINUTE), "sealed")
+    truck.add(truck.build(CLUB, "cancel", "cancel", {"reason": "Sortie annulée"}, T0 + DAY + HOUR), "cancelled",
+              {"ended_by": "borrower", "cancellation_fee": eur(1500)})  # fmt: skip
+    refusals.append(
+        truck.refusal("co-signed with the genesis key", 1,
+                      truck.build(successor, "refused genesis", "accept",
+                                  {**truck_accept, "seal_sig": sign_document(FOOD, truck.document(truck_terms))},
+                                  T0 + 30 * MINUTE, after=1),
+                      "bad-signature", "the event is signed by the successor key: so must the co-signature be")
+    )  # fmt: skip
+
+    return {
+        "format": FORMAT_VERSION,
+        "description": "Agreements: loan chains replayed event by event (state after each), the sealed document and "
+        "its co-signatures, and events refused when applied after a prefix of a chain.",
+        "event_type": EVENT_TYPE,
+        "seal_prefix_hex": SEAL_PREFIX.hex(),
+        "chains": [
+            loan.to_json(1, "the borrower requests, the owner counter-offers, the borrower accepts the offer"),
+            truck.to_json(0, "the owner's node signs with its successor key (rotation.json): its events carry `key`",
+                          {FOOD.node_id: _chain_json(history)}),
+        ],
+        "refusals": refusals,
+    }
+
+
+# --------------------------------------------------------------------------
 
 
 def build() -> dict[str, str]:
@@ -1022,6 +1282,7 @@ def build() -> dict[str, str]:
         "messages.json": messages_file(),
         "reconcile.json": reconcile_file(),
         "rotation.json": rotation_file(),
+        "agreements.json": agreements_file(),
     }
     return {name: dump_json(data) + "\n" for name, data in files.items()}
 

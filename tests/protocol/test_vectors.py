@@ -52,6 +52,7 @@ SECTIONS = {
     "messages.json": ("requests", "replies"),
     "reconcile.json": ("exchanges", "invalid"),
     "rotation.json": ("rotations", "open"),
+    "agreements.json": ("chains", "refusals"),
 }
 
 
@@ -368,3 +369,81 @@ def test_rotation_open_vector(case: dict[str, Any]) -> None:
         expect_error(case["error"], lambda: open_envelope(raw, keys=ring))
     else:
         assert open_envelope(raw, keys=ring).message_id.hex() == case["ok"]
+
+
+# ---------------------------------------------------------------------------
+# agreements.json
+
+
+def _agreement_ring(chain: dict[str, Any]) -> Any:
+    from protocol.keys import KeyRing
+
+    ring = KeyRing()
+    for node_id, entries in chain.get("key_histories", {}).items():
+        ring.learn(node_id, _history(entries))
+    return ring
+
+
+def _agreement_chain(name: str) -> dict[str, Any]:
+    return next(c for c in FILES["agreements.json"]["chains"] if c["name"] == name)
+
+
+@pytest.mark.parametrize("case", _cases("agreements.json", "chains"))
+def test_agreement_chain_vector(case: dict[str, Any]) -> None:
+    """Replay the chain event by event, then check the sealed document and its co-signatures offline."""
+    from protocol.agreements import SEAL_PREFIX, SealedAgreement, apply, terms_document
+
+    data = FILES["agreements.json"]
+    assert bytes.fromhex(data["seal_prefix_hex"]) == SEAL_PREFIX == b"maillage/v1 agreement\x00"
+    ring = _agreement_ring(case)
+    state = None
+    events = []
+    for step in case["events"]:
+        event = open_envelope(bytes.fromhex(step["hex"]), keys=ring)
+        assert event.type == data["event_type"]
+        assert event.message_id.hex() == step["message_id_hex"]
+        assert event.issuer == step["issuer"] and event.body["action"] == step["action"]
+        state = apply(state, event)
+        events.append(event)
+        assert state.name == step["state"]
+        assert state.id.hex() == case["agreement_id_hex"] and state.kind == case["kind"]
+        assert dict(state.parties) == case["parties"]
+        facts = step.get("facts", {})
+        if "lateness_minutes" in facts:
+            assert state.facts["lateness_minutes"] == facts["lateness_minutes"]
+        if "ended_by" in facts:
+            assert state.facts["ended"].by == facts["ended_by"]
+            assert state.facts["ended"].fee_due.to_wire() == facts["cancellation_fee"]
+    assert state is not None and state.sealed is not None
+
+    want = case["sealed"]
+    document = bytes.fromhex(want["document_hex"])
+    terms = events[want["terms_from"]].body["data"]["terms"]  # the terms map exactly as it travelled
+    assert terms_document(state.id, state.kind, state.parties, terms) == document
+    assert to_typed(decode(document)) == want["document"]
+    assert state.sealed.document == document
+    assert {node: sig.hex() for node, sig in state.sealed.signatures.items()} == want["signatures_hex"]
+    assert dict(state.sealed.keys) == want.get("keys", {})
+    assert state.sealed.to_bytes().hex() == want["wire_hex"]
+    # An auditor checks the wire form offline, knowing nothing of the loan table.
+    doc = SealedAgreement.from_bytes(bytes.fromhex(want["wire_hex"])).verify(ring)
+    assert set(doc.parties.values()) == set(want["signatures_hex"])
+    keys = want.get("keys", {})
+    for node, sig in want["signatures_hex"].items():
+        signer = public_key_from_node_id(keys.get(node, node))
+        Ed25519PublicKey.from_public_bytes(signer).verify(bytes.fromhex(sig), SEAL_PREFIX + document)
+
+
+@pytest.mark.parametrize("case", _cases("agreements.json", "refusals"))
+def test_agreement_refusal_vector(case: dict[str, Any]) -> None:
+    from protocol.agreements import apply
+
+    chain = _agreement_chain(case["chain"])
+    ring = _agreement_ring(chain)
+    state = None
+    for step in chain["events"][: case["prefix"]]:
+        state = apply(state, open_envelope(bytes.fromhex(step["hex"]), keys=ring))
+    event = open_envelope(bytes.fromhex(case["event_hex"]), keys=ring)  # it opens: the refusal is the machine's
+    before = state
+    expect_error(case["error"], lambda: apply(state, event))
+    assert state is before
