@@ -79,7 +79,9 @@ class NodeConfig:
     peer_burst: int = 200
     request_timeout_s: float = 15.0
     mdns: str = "default"  # off | default | all | comma-separated interface addresses (see docs/discovery.md)
-    auto_accept: tuple[str, ...] = ()  # node ids whose loan requests that fit the calendar are accepted at once; "*": anyone
+    # Loan requests that fit the calendar are accepted at once from: these node ids, "peers" (the
+    # nodes of our federation: found through seeds, peer exchange or mDNS), or "*" (anyone).
+    auto_accept: tuple[str, ...] = ()
     outbox_interval_s: float = 5.0  # how often undelivered agreement events are retried at most
 
     @property
@@ -223,10 +225,10 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
 def _auto_accept(value: Any) -> tuple[str, ...]:
     entries = [value] if isinstance(value, str) else value
     if not isinstance(entries, (list, tuple)) or not all(isinstance(e, str) for e in entries):
-        raise ConfigError('auto_accept: expected a list of node ids, or "*" for every peer')
-    bad = [e for e in entries if e != "*" and not is_node_id(e)]
+        raise ConfigError('auto_accept: expected a list of node ids, "peers" or "*"')
+    bad = [e for e in entries if e not in ("*", "peers") and not is_node_id(e)]
     if bad:
-        raise ConfigError(f"auto_accept: {bad[0]!r} is not a node id (or \"*\" for every peer)")
+        raise ConfigError(f'auto_accept: {bad[0]!r} is not a node id, "peers" (our federation) or "*" (anyone)')
     return tuple(entries)
 
 

@@ -248,3 +248,17 @@ async def test_a_weekly_room_booking_lists_the_conflicting_occurrences(tmp_path:
             assert [c["period"]["start"] for c in booked["conflicts"]] == [evening(21, 18, 20)["start"]]
             assert booked["conflicts"][0]["refusal"]["code"] == "conflict"
             assert sum(a["state"] == "sealed" for a in booked["series"]) == 5
+
+
+async def test_auto_accept_for_our_federation_only_trusts_nodes_found_through_it(tmp_path: Path) -> None:
+    club_config = make_home(tmp_path, "Club sportif", auto_accept=["peers"])
+    async with running(club_config) as club, running(make_home(tmp_path, "Banque alimentaire")) as food:
+        introduce(food, club)
+        async with local_api(club) as owner, local_api(food) as borrower:
+            await publish(owner, CHAIRS)
+            ask = {"owner": club.node.node_id, "resource": "chaises", "period": days_ahead(2, 2), "quantity": 10}
+            _, first = await borrower("POST", "/loans", json=ask)
+            assert first["state"] == "requested"  # the food bank only called us: not yet one of our federation
+            introduce(club, food)  # the club's operator adds it as a seed
+            _, second = await borrower("POST", "/loans", json=ask)
+            assert second["state"] == "sealed"
