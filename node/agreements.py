@@ -23,10 +23,10 @@ from typing import Any
 from sqlmodel import Session
 
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale, open_envelope
+from protocol.envelope import stored_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
 from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
-from protocol.keys import KeyRing
 from protocol.records import RECORD_FUTURE_MS
 
 from storage import agreements, peers, records, session
@@ -56,13 +56,14 @@ class Progress:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def open_chain(raws: Sequence[bytes], ring: KeyRing) -> list[Envelope]:
-    return [open_envelope(raw, keys=ring) for raw in raws]
+def open_chain(raws: Sequence[bytes]) -> list[Envelope]:
+    """A chain from our database: every event was verified before it was stored."""
+    return [stored_envelope(raw) for raw in raws]
 
 
-def load_state(s: Session, agreement_id: bytes, ring: KeyRing) -> AgreementState | None:
+def load_state(s: Session, agreement_id: bytes) -> AgreementState | None:
     raws = agreements.chain(s, agreement_id)
-    return replay(open_chain(raws, ring)) if raws else None
+    return replay(open_chain(raws)) if raws else None
 
 
 def agreement_id_of(event: Envelope) -> bytes:
@@ -89,7 +90,7 @@ def request_loan(node: Node, owner: str, terms: Mapping[str, Any], now: int) -> 
 def act(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any], now: int) -> Progress:
     """Take the next step of an agreement as this node (offer, accept, handover, close …)."""
     with session(node.engine) as s, s.begin():
-        state = load_state(s, agreement_id, node.keyring)
+        state = load_state(s, agreement_id)
         if state is None:
             raise InvalidMessage("no such agreement here", agreement=agreement_id.hex())
         event = next_event(node.key, state, action, data, now_ms=now)
@@ -111,7 +112,7 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
     agreement_id = agreement_id_of(event)
     with session(node.engine) as s, s.begin():
         if agreements.event_seq(s, event.message_id) is not None:
-            state = load_state(s, agreement_id, node.keyring)
+            state = load_state(s, agreement_id)
             assert state is not None
             if state.role_of(sender) is None:
                 raise Forbidden("only the parties of an agreement exchange its events")
@@ -119,7 +120,7 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
         if event.issued_at - now > EVENT_FUTURE_MS:
             # Later events may not be dated before this one: a far-future date would block the chain.
             raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
-        state = _yield_to_authority(s, node, load_state(s, agreement_id, node.keyring), event, now)
+        state = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
         moved = apply(state, event)
         if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
             raise Forbidden("only the parties of an agreement exchange its events")
@@ -157,14 +158,14 @@ def _yield_to_authority(
     if state.role_of(event.issuer) != AUTHORITY_ROLE.get(state.kind) or type(seq) is not int or not 0 < seq <= state.seq:
         return state
     raws = agreements.chain(s, state.id)
-    overtaken = open_chain(raws[seq:], node.keyring)
+    overtaken = open_chain(raws[seq:])
     if any(e.issuer != node.node_id for e in overtaken) or agreements.acknowledged(s, [e.message_id for e in overtaken]):
         return state  # the authority already holds them: let apply() refuse the event as out of order
     agreements.drop_from(s, state.id, seq)
     actions = ", ".join(str(e.body.get("action")) for e in overtaken)
     refusal = {"code": "out-of-order", "message": f"overtaken by the other party before it arrived: {actions}"}
     agreements.set_refusal(s, state.id, refusal, now_ms=now)
-    return replay(open_chain(raws[:seq], node.keyring))
+    return replay(open_chain(raws[:seq]))
 
 
 # ---- one transaction per step ----------------------------------------------------------------

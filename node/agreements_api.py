@@ -66,7 +66,7 @@ def _describe(node: Node, agreement_id: bytes, *, with_chain: bool) -> dict[str,
             return None
         raws = stored.chain(s, agreement_id)
         pending = [e for e in stored.pending(s) if e.agreement_id == agreement_id]
-    chain = agreements.open_chain(raws, node.keyring)
+    chain = agreements.open_chain(raws)
     state = replay(chain)
     out = agreements.summary(row, state, now)
     out["pending_deliveries"] = len(pending)
@@ -96,7 +96,7 @@ async def list_agreements(request: web.Request) -> web.Response:
         now = now_ms()
         with session(node.engine) as s:
             rows = stored.listing(s)
-            states = {row.id: agreements.load_state(s, row.id, node.keyring) for row in rows}
+            states = {row.id: agreements.load_state(s, row.id) for row in rows}
         return [agreements.summary(row, states[row.id], now) for row in rows]
 
     return web.json_response({"agreements": await node.run(read)})
@@ -188,7 +188,7 @@ async def take_step(request: web.Request) -> web.Response:
 def _step_data(node: Node, agreement_id: bytes, action: str, body: dict[str, Any]) -> dict[str, Any]:
     """The event data for ``action``: proposals start from the terms on the table, with the operator's changes."""
     with session(node.engine) as s:
-        state = agreements.load_state(s, agreement_id, node.keyring)
+        state = agreements.load_state(s, agreement_id)
     if state is None:
         raise InvalidMessage("no such agreement here", agreement=agreement_id.hex())
     kind = kind_of(state.kind)

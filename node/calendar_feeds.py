@@ -50,7 +50,7 @@ def entries(node: Node, resource: str | None = None) -> list[CalendarEntry]:
         rows = [r for r in stored.listing(s, limit=5000) if r.state in HOLDING_STATES]
         names = records.author_names(s, [r.counterpart for r in rows])
         for row in rows:
-            state = load_state(s, row.id, node.keyring)
+            state = load_state(s, row.id)
             if state is None or effective_state(state, now) not in HOLDING_STATES or state.terms is None:
                 continue
             terms = state.terms

@@ -16,7 +16,8 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from protocol import ProtocolError, error_from_wire, open_envelope
+from protocol import ProtocolError, error_from_wire
+from protocol.envelope import stored_envelope
 from protocol.messages import MAX_EVENTS
 
 from storage import agreements, peers, session
@@ -109,7 +110,7 @@ class Outbox:
             return reply
         expected = refused.details.get("expected_seq")
         chain = await self.node.run(self._chain, batch[0].agreement_id)
-        held = {open_envelope(raw, keys=self.node.keyring).message_id: seq for seq, raw in enumerate(chain)}
+        held = {stored_envelope(raw).message_id: seq for seq, raw in enumerate(chain)}
         seq = held.get(batch[refused.index].message_id)
         if type(expected) is not int or seq is None or not 0 <= expected < seq or seq - expected + 1 > MAX_EVENTS:
             return reply

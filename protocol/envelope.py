@@ -161,6 +161,19 @@ def _signing_key(payload: Mapping[str, Any], keys: KeyRing | None) -> bytes:
     return resolve(chain, issuer, payload.get("key"), payload["iat"])
 
 
+def stored_envelope(raw: bytes) -> Envelope:
+    """An envelope this node verified before storing it, read back without checking it again.
+
+    Only for bytes from our own database (agreement chains replayed at every
+    step): anything that comes from outside goes through ``open_envelope``.
+    """
+    split = _split_envelope(raw)
+    if split is None:
+        raise InvalidMessage("stored envelope is not canonical: the database was changed underneath")
+    payload_bytes, signature = split
+    return Envelope(bytes(raw), payload_bytes, signature, decode(payload_bytes), message_id(payload_bytes))
+
+
 _SIGNATURE_TRAILER = b"\xa1s\xc4\x40"  # "s": bin8 of 64 bytes
 
 

@@ -333,3 +333,13 @@ def test_message_body_errors_name_the_field() -> None:
         parse_message(env, "changes")
     assert info.value.details["problems"][0]["field"] == "since"
     assert decode(encode(info.value.to_wire()))["code"] == "invalid"  # details are encodable
+
+
+def test_a_stored_envelope_reads_back_as_it_was_verified_and_refuses_altered_framing() -> None:
+    from protocol.envelope import stored_envelope
+
+    key = SigningKey.from_seed(b"\x51" * 32)
+    sealed = seal(key, "resource", {"id": "x", "kind": "other", "title": "Tente"}, now_ms=1_780_000_000_000)
+    assert stored_envelope(sealed.raw) == open_envelope(sealed.raw)
+    with pytest.raises(InvalidMessage):
+        stored_envelope(sealed.raw + b"\x00")
