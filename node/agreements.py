@@ -23,6 +23,7 @@ from typing import Any
 from sqlmodel import Session
 
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale, open_envelope
+from protocol.errors import NotAllowed
 from protocol.envelope import stored_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
@@ -93,6 +94,9 @@ def act(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any], n
         state = load_state(s, agreement_id)
         if state is None:
             raise InvalidMessage("no such agreement here", agreement=agreement_id.hex())
+        row = agreements.get(s, agreement_id)
+        if row is not None and summary(row, state, now)["state"] == "refused":
+            raise NotAllowed("the owner refused this request outright: it holds nothing of it; ask again")
         event = next_event(node.key, state, action, data, now_ms=now)
         moved = apply(state, event)
         _commit(s, node, state, moved, event, now)
@@ -281,12 +285,14 @@ def summary(row: Agreement, state: AgreementState | None, now: int) -> dict[str,
     """An agreement as the local API lists it (JSON-ready)."""
     from protocol.agreements import effective_state
 
+    refused_opening = row.refusal is not None and row.seq == 0 and row.our_role != AUTHORITY_ROLE.get(row.kind)
     out: dict[str, Any] = {
         "id": row.id.hex(),
         "kind": row.kind,
         "role": row.our_role,
         "counterpart": row.counterpart,
-        "state": effective_state(state, now) if state is not None else row.state,
+        # A request the authority refused outright never reached its chain: it is over.
+        "state": "refused" if refused_opening else effective_state(state, now) if state is not None else row.state,
         "resource": row.resource,
         "title": row.title,
         "seq": row.seq,

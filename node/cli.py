@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import signal
 import sys
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from protocol import fingerprint, is_node_id
+from protocol import InvalidMessage, ProtocolError, fingerprint, is_node_id
 
 from storage.identity import KeyFileError
 
@@ -21,7 +25,7 @@ from .apiclient import ApiClient, ApiError, NotRunning
 from .app import StartupError
 from .config import DEFAULT_PORT, ConfigError, Seed, load
 from .home import HomeError
-from .i18n import number, t
+from .i18n import MESSAGES, number, t, weekday
 from .keys import RotationError
 
 
@@ -143,13 +147,14 @@ def _decimal_micro(value: str, what: str) -> int:
         raise UsageError(f"{what}: {value!r} n'est pas un nombre décimal") from None
 
 
-def _cents(value: str) -> int:
+def _cents(value: str, option: str = "--value") -> int:
+    """A French or English amount ("20,00", "20.5", "1 250") in integer cents."""
     try:
-        amount = Decimal(value.replace(",", ".").replace(" ", ""))
+        amount = Decimal(value.replace(",", ".").replace(" ", "").replace("\u202f", ""))
     except InvalidOperation:
-        raise UsageError(f"--value: {value!r} n'est pas un montant") from None
-    if amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise UsageError("--value: montant positif, deux décimales au plus")
+        raise UsageError(f"{option}: {value!r} n'est pas un montant") from None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise UsageError(f"{option}: montant positif, deux décimales au plus")
     return int(amount * 100)
 
 
@@ -169,7 +174,23 @@ def _record_body(args: argparse.Namespace) -> dict[str, Any]:
         body["replacement_value"] = {"amount": _cents(args.value), "currency": args.currency}
     if getattr(args, "resource", None):
         body["resource"] = args.resource
+    if getattr(args, "availability", None):
+        body["availability"] = _json_argument(args.availability, "--availability")
     return body
+
+
+def _json_argument(value: str, option: str) -> Any:
+    """A JSON object given inline or as @FILE (rules are easier to keep in a file)."""
+    try:
+        text = Path(value[1:]).read_text("utf-8") if value.startswith("@") else value
+        parsed = json.loads(text)
+    except OSError as exc:
+        raise UsageError(f"{option}: fichier illisible ({exc.strerror}) : {value[1:]}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: JSON invalide ({exc.msg}, colonne {exc.colno})") from None
+    if not isinstance(parsed, dict):
+        raise UsageError(f"{option}: un objet JSON est attendu")
+    return parsed
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
@@ -260,6 +281,400 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(t("run.stopped"))
 
 
+# ---- loans and agreements -------------------------------------------------
+
+DEFAULT_TZ = "Europe/Paris"
+MIN_PREFIX = 6  # shorter prefixes collide too soon to be worth typing
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(t("loan.bad_tz", tz=name)) from None
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(t("loan.bad_date", option=option, value=value)) from None
+
+
+def _parse_wall(value: str, option: str) -> datetime:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise UsageError(t("loan.bad_datetime", option=option, value=value)) from None
+
+
+def _wall_ms(moment: datetime, zone: ZoneInfo, option: str) -> int:
+    """A local wall-clock time as epoch ms; a time the clocks skip (spring forward) is refused."""
+    aware = moment.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise UsageError(t("loan.nonexistent", option=option, value=f"{moment:%Y-%m-%d %H:%M}", tz=zone.key))
+    return int(aware.timestamp() * 1000)
+
+
+def _period(args: argparse.Namespace, *, required: bool) -> dict[str, int] | None:
+    """--from/--to (whole local days, inclusive) or --start/--end (local times) as a period in ms."""
+    from protocol.availability import day_period, local_period
+
+    days = (args.date_from, args.date_to)
+    times = (args.start, args.end)
+    if any(days) and any(times):
+        raise UsageError(t("loan.period_both"))
+    try:
+        if any(days):
+            if not all(days):
+                raise UsageError(t("loan.period_pair", first="--from", second="--to"))
+            first, last = _parse_day(days[0], "--from"), _parse_day(days[1], "--to")
+            if last < first:
+                raise UsageError(t("loan.period_order"))
+            return day_period(first, last, _zone(args.tz).key).to_wire()
+        if any(times):
+            if not all(times):
+                raise UsageError(t("loan.period_pair", first="--start", second="--end"))
+            zone = _zone(args.tz)
+            start, end = _parse_wall(times[0], "--start"), _parse_wall(times[1], "--end")
+            _wall_ms(start, zone, "--start"), _wall_ms(end, zone, "--end")
+            if end <= start:
+                raise UsageError(t("loan.period_order"))
+            return local_period(start, end, zone.key).to_wire()
+    except InvalidMessage as exc:  # bounds the engine checks (years, lengths)
+        raise UsageError(f"{t('loan.bad_period')} : {exc.message}") from None
+    if required:
+        raise UsageError(t("loan.period_missing"))
+    return None
+
+
+def _money(value: str, option: str, currency: str) -> dict[str, Any]:
+    return {"amount": _cents(value, option), "currency": currency.upper()}
+
+
+def _terms(args: argparse.Namespace, *, period_required: bool) -> dict[str, Any]:
+    """The terms the operator set on the command line (others stay as they are on the table)."""
+    terms: dict[str, Any] = {}
+    period = _period(args, required=period_required)
+    if period is not None:
+        terms["period"] = period
+    if getattr(args, "quantity", None) is not None:
+        if args.quantity < 1:
+            raise UsageError(t("loan.bad_quantity"))
+        terms["quantity"] = args.quantity
+    for option, field in (("--fee", "fee"), ("--deposit", "deposit")):
+        value = getattr(args, field, None)
+        if value is not None:
+            terms[field] = _money(value, option, args.currency)
+    for field in ("purpose", "conditions"):
+        if getattr(args, field, None):
+            terms[field] = getattr(args, field)
+    zone = _zone(args.tz)
+    place, at = getattr(args, "pickup_place", None), getattr(args, "pickup_at", None)
+    if place or at:
+        if not (place and at):
+            raise UsageError(t("loan.period_pair", first="--pickup-place", second="--pickup-at"))
+        terms["pickup"] = {"place": place, "at": _wall_ms(_parse_wall(at, "--pickup-at"), zone, "--pickup-at")}
+    free_until, cancel_fee = getattr(args, "free_until", None), getattr(args, "cancel_fee", None)
+    if free_until or cancel_fee:
+        if not (free_until and cancel_fee):
+            raise UsageError(t("loan.period_pair", first="--free-until", second="--cancel-fee"))
+        terms["cancellation"] = {
+            "free_until": _wall_ms(_parse_wall(free_until, "--free-until"), zone, "--free-until"),
+            "fee": _money(cancel_fee, "--cancel-fee", args.currency),
+        }
+    return terms
+
+
+def _resolve(client: ApiClient, text: str) -> str:
+    """An agreement id from its 32 hex characters or a unique prefix of at least six."""
+    wanted = text.strip().lower()
+    if len(wanted) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in wanted) or len(wanted) > 32:
+        raise UsageError(t("loan.bad_id", id=text, min=MIN_PREFIX))
+    if len(wanted) == 32:
+        return wanted
+    matches = [a["id"] for a in client.call("GET", "/agreements")["agreements"] if a["id"].startswith(wanted)]
+    if not matches:
+        raise UsageError(t("loan.unknown_id", id=text))
+    if len(matches) > 1:
+        raise UsageError(t("loan.ambiguous_id", id=text, count=len(matches), ids=", ".join(m[:12] + "…" for m in matches[:5])))
+    return matches[0]
+
+
+# -- what the operator reads --
+
+
+def _local(ms: int, zone: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, zone)
+
+
+def _day_text(day: date) -> str:
+    return f"{weekday(day.isoweekday())} {day.isoformat()}"
+
+
+def _period_text(period: Mapping[str, int], zone: ZoneInfo) -> str:
+    """A period in local time: whole days as days (last one inclusive), otherwise times."""
+    start, end = _local(period["start"], zone), _local(period["end"], zone)
+    if start.time() == end.time() == time(0):
+        last = end.date() - timedelta(days=1)
+        if last == start.date():
+            return _day_text(last)
+        return t("period.days", first=_day_text(start.date()), last=_day_text(last))
+    if start.date() == end.date():
+        return f"{_day_text(start.date())} {start:%H:%M}–{end:%H:%M}"
+    return f"{_day_text(start.date())} {start:%H:%M} → {_day_text(end.date())} {end:%H:%M}"
+
+
+def _money_text(money: Mapping[str, Any]) -> str:
+    return f"{number(money['amount'] / 100)} {money['currency']}"
+
+
+def _state_text(state: str) -> str:
+    return _known("state", state)
+
+
+def _refusal_text(refusal: Mapping[str, Any], zone: ZoneInfo) -> str:
+    """A refusal on one line: what it means, why (availability reasons or the state) and the free slots."""
+    code = str(refusal.get("code", "invalid"))
+    details = refusal.get("details") or {}
+    text = _known("code", code)
+    reasons = [_known("reason", str(r)) for r in details.get("reasons") or ()]
+    if reasons:
+        text += f" ({', '.join(reasons)})"
+    elif isinstance(details.get("state"), str):  # a step that does not fit the agreement's state
+        text += " " + t("refusal.state", state=_state_text(details["state"]))
+        allowed = [_known("action", str(a)) for a in details.get("allowed") or ()]
+        if allowed:
+            text += " ; " + t("refusal.allowed", actions=", ".join(allowed))
+    elif refusal.get("message"):  # the node's own words (English): better than nothing
+        text += f" — {refusal['message']}"
+    if code == "conflict" and "free" in details:
+        free = details["free"]
+        slots = ", ".join(_period_text(slot, zone) for slot in free)
+        text += " — " + (t("refusal.free", slots=slots) if free else t("refusal.no_free"))
+    return text
+
+
+def _known(prefix: str, code: str) -> str:
+    """A code's French (or English) words when we have them, else the code itself."""
+    key = f"{prefix}.{code}"
+    return t(key) if key in MESSAGES else code
+
+
+def _step_report(args: argparse.Namespace, result: Mapping[str, Any], action: str = "") -> None:
+    """The agreement's new state after one of our steps (or the API's JSON with --json)."""
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    zone = _zone(getattr(args, "tz", DEFAULT_TZ))
+    refusal = result.get("refusal")
+    if refusal:
+        print(t("loan.refused", state=_state_text(result["state"]), refusal=_refusal_text(refusal, zone)))
+    elif action == "incident":  # the state does not move: say what was recorded
+        print(t("done.incident", state=_state_text(result["state"])))
+    else:
+        print(_known("done", result["state"]))
+    print(t("loan.id", id=result["id"]))
+    if result.get("pending_deliveries"):
+        print(t("loan.queued"))
+
+
+def _names(client: ApiClient) -> dict[str, str]:
+    """Association names of the peers we know, by node id."""
+    return {p["node_id"]: p["name"] for p in client.call("GET", "/peers")["peers"] if p.get("name")}
+
+
+def cmd_loan_request(args: argparse.Namespace) -> None:
+    if not is_node_id(args.owner):
+        raise UsageError(t("loan.bad_owner", owner=args.owner))
+    terms = _terms(args, period_required=True)
+    client = _client(args)
+    body = {"owner": args.owner, "resource": args.resource, **terms}
+    if args.weekly_until is None:
+        _step_report(args, client.call("POST", "/loans", json_body=body))
+        return
+    _request_series(args, client, body)
+
+
+def _request_series(args: argparse.Namespace, client: ApiClient, body: dict[str, Any]) -> None:
+    """One request per weekly occurrence (same local times); the refused ones are listed with free slots."""
+    from protocol.availability import Period, weekly_occurrences
+
+    zone = _zone(args.tz)
+    last = _parse_day(args.weekly_until, "--weekly-until")
+    until = _wall_ms(datetime.combine(last + timedelta(days=1), time(0)), zone, "--weekly-until")
+    try:
+        occurrences = weekly_occurrences(Period(**body["period"]), until, zone.key)
+    except InvalidMessage as exc:
+        raise UsageError(f"--weekly-until : {exc.message}") from None
+    refused = 0
+    for occurrence in occurrences:
+        result = client.call("POST", "/loans", json_body={**body, "period": occurrence.to_wire()})
+        refused += bool(result.get("refusal"))
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+            continue
+        state = result.get("refusal") and t("loan.refused", state=_state_text(result["state"]),
+                                            refusal=_refusal_text(result["refusal"], zone))
+        print(t("series.row", period=_period_text(occurrence.to_wire(), zone), id=result["id"][:8],
+                state=state or _state_text(result["state"])))
+    if not args.json:
+        print(t("series.summary", count=len(occurrences), refused=refused))
+
+
+def _step(action: str, data: Any) -> Any:
+    """A command that takes ``action`` on an agreement with the data ``data(args)`` builds."""
+
+    def command(args: argparse.Namespace) -> None:
+        body = data(args)
+        client = _client(args)
+        agreement = _resolve(client, args.agreement)
+        _step_report(args, client.call("POST", f"/agreements/{agreement}/{action}", json_body=body), action)
+
+    return command
+
+
+def _photo_hashes(paths: list[str]) -> list[str]:
+    """Photos stay on our disk; the chain commits to each one by its SHA-256."""
+    hashes = []
+    for path in paths:
+        try:
+            hashes.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
+        except OSError as exc:
+            raise UsageError(t("loan.bad_photo", path=path, reason=exc.strerror)) from None
+    return hashes
+
+
+def _custody(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {"condition": args.condition}
+    if args.photo:
+        report["photos"] = _photo_hashes(args.photo)
+    return report
+
+
+def _incident(args: argparse.Namespace) -> dict[str, Any]:
+    return {"kind": args.kind, "description": args.description, "reason": args.reason,
+            "deposit_kept": _money(args.keep, "--keep", args.currency)}
+
+
+def _closing(args: argparse.Namespace) -> dict[str, Any]:
+    if not 1 <= args.rating <= 5:
+        raise UsageError(t("loan.bad_rating"))
+    return {"rating": args.rating, **({"comment": args.comment} if args.comment else {})}
+
+
+def _reason(args: argparse.Namespace) -> dict[str, Any]:
+    return {"reason": args.reason} if args.reason else {}
+
+
+def _proposal(args: argparse.Namespace) -> dict[str, Any]:
+    return {"terms": _terms(args, period_required=False)}
+
+
+def cmd_agreements(args: argparse.Namespace) -> None:
+    client = _client(args)
+    listed = client.call("GET", "/agreements")["agreements"]
+    names = _names(client) if listed else {}
+    if not listed and not args.json:
+        print(t("agreements.none"))
+    zone = _zone(args.tz)
+    for agreement in listed:
+        name = names.get(agreement["counterpart"])
+        if args.json:
+            print(json.dumps({**agreement, "association": name}, ensure_ascii=False))
+            continue
+        print(_agreement_row(agreement, name, zone))
+
+
+def _agreement_row(agreement: Mapping[str, Any], name: str | None, zone: ZoneInfo) -> str:
+    terms = agreement.get("terms") or {}
+    who = name or agreement["counterpart"][:12] + "…"
+    direction = t(f"role.{agreement['role']}", who=who) if agreement["role"] in ("owner", "borrower") else who
+    period = _period_text(terms["period"], zone) if "period" in terms else ""
+    row = t("agreements.row", id=agreement["id"][:8], state=_state_text(agreement["state"]), direction=direction,
+            title=agreement.get("title") or agreement.get("resource") or "", period=period,
+            quantity=terms.get("quantity", 1))
+    if agreement.get("refusal"):
+        row += "\n    " + t("agreements.refusal", refusal=_refusal_text(agreement["refusal"], zone))
+    return row
+
+
+def cmd_loan_show(args: argparse.Namespace) -> None:
+    """One agreement in full, with its sealed document checked here, offline, from the signatures alone."""
+    client = _client(args)
+    found = client.call("GET", f"/agreements/{_resolve(client, args.agreement)}")
+    verdict = _verify_sealed(found.get("sealed"))
+    if args.json:
+        print(json.dumps({**found, "seal_verified": verdict is None and "sealed" in found}, ensure_ascii=False))
+        return
+    zone = _zone(args.tz)
+    names = _names(client)
+    names[found["parties"][found["role"]]] = t("party.us")
+    print(_agreement_row(found, names.get(found["counterpart"]), zone))
+    for line in _terms_lines(found.get("terms") or {}, found.get("facts") or {}, zone):
+        print("  " + line)
+    for role, node_id in sorted(found["parties"].items()):
+        print("  " + _label(f"party.{role}", f"{names.get(node_id, '?')} ({node_id})"))
+    for event in found.get("events", []):
+        issuer = names.get(event["issuer"], event["issuer"][:12] + "…")
+        print(f"  #{event['seq']} {_local(event['issued_at'], zone):%Y-%m-%d %H:%M} "
+              f"{_known('action', event['action'])} — {issuer}  ({event['message_id'][:16]}…)")
+    if "sealed" not in found:
+        print(t("seal.none"))
+    elif verdict is None:
+        print(t("seal.ok", count=len(found["sealed"]["sigs"])))
+    else:
+        print(t("seal.bad", reason=verdict))
+
+
+def _terms_lines(terms: Mapping[str, Any], facts: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
+    """The money, conditions and what happened, one line each."""
+    lines = [_label(f"terms.{field}", _money_text(terms[field])) for field in ("fee", "deposit") if field in terms]
+    if "conditions" in terms:
+        lines.append(_label("terms.conditions", terms["conditions"]))
+    if "pickup" in terms:
+        at = _local(terms["pickup"]["at"], zone)
+        lines.append(_label("terms.pickup", f"{terms['pickup']['place']}, {_day_text(at.date())} {at:%H:%M}"))
+    if "cancellation" in terms:
+        until = _local(terms["cancellation"]["free_until"], zone)
+        lines.append(t("terms.cancellation", until=f"{_day_text(until.date())} {until:%H:%M}",
+                       fee=_money_text(terms["cancellation"]["fee"])))
+    if "deposit_kept" in facts:
+        lines.append(_label("facts.deposit_kept", _money_text(facts["deposit_kept"])))
+    return lines
+
+
+def _label(key: str, value: str) -> str:
+    return t("label", name=t(key), value=value)
+
+
+def _verify_sealed(sealed: Mapping[str, Any] | None) -> str | None:
+    """None when the sealed document's signatures verify (or there is none); otherwise why not."""
+    from protocol.agreements import SealedAgreement
+
+    if sealed is None:
+        return None
+    try:
+        wire = {"doc": bytes.fromhex(sealed["doc"]), "sigs": {k: bytes.fromhex(v) for k, v in sealed["sigs"].items()}}
+        if sealed.get("keys"):
+            wire["keys"] = dict(sealed["keys"])
+        SealedAgreement.from_wire(wire).verify()
+    except (ProtocolError, ValueError, KeyError, TypeError) as exc:
+        return getattr(exc, "message", None) or str(exc)
+    return None
+
+
+def _api_error_text(exc: ApiError, args: argparse.Namespace) -> str:
+    """The local API's typed refusal on one French line (free slots included on a conflict)."""
+    zone = ZoneInfo(DEFAULT_TZ)
+    try:
+        zone = _zone(getattr(args, "tz", DEFAULT_TZ))
+    except UsageError:
+        pass
+    refusal = {"code": exc.code, "message": exc.message, "details": exc.details}
+    return t("error.refused", code=exc.code, message=_refusal_text(refusal, zone))
+
+
 # ---- parser ---------------------------------------------------------------
 
 
@@ -288,6 +703,8 @@ def _add_record_options(p: argparse.ArgumentParser, record_type: str) -> None:
         p.add_argument("--conditions")
         p.add_argument("--value", help="valeur de remplacement, ex. 1250,50")
         p.add_argument("--currency", default="EUR")
+        p.add_argument("--availability", metavar="JSON|@FICHIER",
+                       help="règles de prêt : unit day|hour, stock, opening, blocked, buffer_minutes… (docs/lending.md)")
     else:
         p.add_argument("--resource", help="id de la ressource concernée")
     p.set_defaults(func=cmd_publish, record_type=record_type)
@@ -304,6 +721,84 @@ def _command(
         _add_json(p)
     p.set_defaults(func=func, **defaults)
     return p
+
+
+def _add_agreement(p: argparse.ArgumentParser, *, tz: bool = True) -> None:
+    p.add_argument("agreement", metavar="ACCORD", help="id de l'accord ou préfixe unique (6 caractères au moins)")
+    if tz:  # the terms options bring their own --tz
+        _add_tz(p)
+
+
+def _add_tz(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tz", default=DEFAULT_TZ, help="fuseau des dates et heures (défaut : Europe/Paris)")
+
+
+def _add_terms_options(p: argparse.ArgumentParser) -> None:
+    """Options for loan terms; on an offer or counter-offer, what is not given stays as proposed."""
+    p.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="premier jour (journées entières)")
+    p.add_argument("--to", dest="date_to", metavar="AAAA-MM-JJ", help="dernier jour, inclus")
+    p.add_argument("--start", metavar="'AAAA-MM-JJ HH:MM'", help="début, heure locale")
+    p.add_argument("--end", metavar="'AAAA-MM-JJ HH:MM'", help="fin, heure locale")
+    p.add_argument("--quantity", type=int, help="nombre d'unités (défaut : 1)")
+    p.add_argument("--purpose", help="pour quoi faire (au sujet de l'association, jamais d'une personne)")
+    p.add_argument("--fee", help="participation aux frais, ex. 20,00")
+    p.add_argument("--deposit", help="caution, ex. 300")
+    p.add_argument("--currency", default="EUR", help="code ISO 4217 (défaut : EUR)")
+    p.add_argument("--conditions", help="conditions du prêt")
+    p.add_argument("--pickup-place", help="lieu de remise")
+    p.add_argument("--pickup-at", metavar="'AAAA-MM-JJ HH:MM'", help="heure de remise")
+    p.add_argument("--free-until", metavar="'AAAA-MM-JJ HH:MM'", help="annulation gratuite jusqu'à")
+    p.add_argument("--cancel-fee", help="frais d'annulation ensuite, ex. 10,00")
+    _add_tz(p)
+
+
+def _add_loan_commands(sub: Any) -> None:
+    loan = sub.add_parser("loan", help="emprunter et prêter entre associations").add_subparsers(dest="action", required=True)
+    p = _command(loan, "request", "demander une ressource à une autre association", cmd_loan_request)
+    p.add_argument("--owner", required=True, metavar="NODE_ID", help="identifiant du nœud de l'association prêteuse")
+    p.add_argument("--resource", required=True, metavar="ID", help="id de la ressource chez elle")
+    _add_terms_options(p)
+    p.add_argument("--weekly-until", metavar="AAAA-MM-JJ",
+                   help="répéter chaque semaine aux mêmes heures jusqu'à ce jour inclus (une demande par occurrence)")
+
+    p = _command(loan, "offer", "proposer des conditions (association prêteuse)", _step("offer", _proposal))
+    _add_agreement(p, tz=False)
+    _add_terms_options(p)
+    p = _command(loan, "counter", "contre-proposer (association emprunteuse)", _step("counter", _proposal))
+    _add_agreement(p, tz=False)
+    _add_terms_options(p)
+    _add_agreement(_command(loan, "accept", "accepter les conditions proposées : l'accord est scellé", _step("accept", lambda a: {})))
+    p = _command(loan, "decline", "décliner la demande ou la proposition", _step("decline", _reason))
+    _add_agreement(p)
+    p.add_argument("--reason", required=True, help="motif")
+    p = _command(loan, "withdraw", "retirer notre demande (association emprunteuse)", _step("withdraw", _reason))
+    _add_agreement(p)
+    p.add_argument("--reason", help="motif")
+    p = _command(loan, "cancel", "annuler un accord scellé", _step("cancel", _reason))
+    _add_agreement(p)
+    p.add_argument("--reason", required=True, help="motif")
+    for action, help_text in (("handover", "enregistrer la remise (association prêteuse)"),
+                              ("return", "enregistrer le retour (association prêteuse)")):
+        p = _command(loan, action, help_text, _step(action, _custody))
+        _add_agreement(p)
+        p.add_argument("--condition", required=True, help="état constaté")
+        p.add_argument("--photo", action="append", default=[], metavar="FICHIER",
+                       help="photo (seule son empreinte SHA-256 est signée ; la photo reste chez vous)")
+    p = _command(loan, "incident", "déclarer un dommage ou une perte (association prêteuse)", _step("incident", _incident))
+    _add_agreement(p)
+    p.add_argument("--kind", required=True, choices=["damage", "loss"], help="damage (dommage) ou loss (perte)")
+    p.add_argument("--description", required=True)
+    p.add_argument("--keep", required=True, help="montant retenu sur la caution, ex. 80,00")
+    p.add_argument("--reason", required=True, help="motif de la retenue")
+    p.add_argument("--currency", default="EUR")
+    p = _command(loan, "close", "clore le prêt en notant l'autre association", _step("close", _closing))
+    _add_agreement(p)
+    p.add_argument("--rating", required=True, type=int, metavar="1..5", help="note de 1 à 5")
+    p.add_argument("--comment", help="commentaire, au sujet de l'association")
+    p = _command(loan, "show", "afficher un accord et vérifier ses signatures", cmd_loan_show)
+    _add_agreement(p)
+
+    _add_tz(_command(sub, "agreements", "lister nos accords (demandés, reçus, en cours)", cmd_agreements))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -356,6 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(peer, "allow", "retirer un nœud de la liste de refus", cmd_allow).add_argument("node_id")
 
     _command(sub, "sync", "synchroniser maintenant", cmd_sync)
+    _add_loan_commands(sub)
 
     p = _command(sub, "demo", "démarrer une petite fédération de démonstration", cmd_demo, home=False, json_output=False)
     p.add_argument("--dir", default="demo-homes")
@@ -383,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except ApiError as exc:
-        print(t("error.refused", code=exc.code, message=exc.message), file=sys.stderr)
+        print(_api_error_text(exc, args), file=sys.stderr)
         return 1
     except NotRunning as exc:
         # run.json names a node that does not answer: it crashed or was killed.

@@ -131,7 +131,9 @@ async def test_an_hourly_room_booking_and_a_partial_quantity_loan_are_accepted_a
             # The buffer keeps 30 minutes free after the first booking: 20:00 is refused, with free slots.
             status, late = await borrower("POST", "/loans", json={
                 "owner": club.node.node_id, "resource": "salle", "period": evening(2, 20, 21)})
-            assert late["state"] == "requested" and late["refusal"]["code"] == "conflict", late
+            assert late["state"] == "refused" and late["refusal"]["code"] == "conflict", late
+            status, error = await borrower("POST", f"/agreements/{late['id']}/withdraw", json={})
+            assert (status, error["code"]) == (409, "not-allowed")
             free = late["refusal"]["details"]["free"]
             assert free and all(slot["start"] >= evening(2, 20, 21)["start"] + 30 * 60_000 or
                                 slot["end"] <= evening(2, 18, 20)["start"] - 30 * 60_000 for slot in free)
