@@ -228,6 +228,9 @@ def cmd_search(args: argparse.Namespace) -> None:
     if args.km is not None and not args.near:
         raise UsageError("--km demande --near LAT,LON")
     query = {"q": " ".join(args.query), "kind": args.kind, "near": args.near, "km": args.km, "limit": args.limit}
+    free = _period(args, required=False)
+    if free is not None:
+        query.update(free_from=free["start"], free_to=free["end"], quantity=args.quantity)
     results = _client(args).call("GET", "/search", query=query)["results"]
     if not results and not args.json:
         print(t("search.none"))
@@ -237,6 +240,8 @@ def cmd_search(args: argparse.Namespace) -> None:
         what = t(f"type.{hit['type']}") + (f", {t(f'kind.{kind}')}" if kind else "")
         title = hit["body"].get("title", "")
         text = t("search.hit", title=title, association=hit["association"] or hit["author"][:12], what=what, distance=distance)
+        if hit.get("available", True) is None:
+            text += t("search.unknown")
         _emit(args, hit, text)
 
 
@@ -497,29 +502,23 @@ def cmd_loan_request(args: argparse.Namespace) -> None:
 
 
 def _request_series(args: argparse.Namespace, client: ApiClient, body: dict[str, Any]) -> None:
-    """One request per weekly occurrence (same local times); the refused ones are listed with free slots."""
-    from protocol.availability import Period, weekly_occurrences
-
+    """A weekly series (same local times each week): the node asks once per occurrence and lists
+    the ones the owner refused, with its free slots."""
     zone = _zone(args.tz)
     last = _parse_day(args.weekly_until, "--weekly-until")
     until = _wall_ms(datetime.combine(last + timedelta(days=1), time(0)), zone, "--weekly-until")
-    try:
-        occurrences = weekly_occurrences(Period(**body["period"]), until, zone.key)
-    except InvalidMessage as exc:
-        raise UsageError(f"--weekly-until : {exc.message}") from None
-    refused = 0
-    for occurrence in occurrences:
-        result = client.call("POST", "/loans", json_body={**body, "period": occurrence.to_wire()})
-        refused += bool(result.get("refusal"))
+    result = client.call("POST", "/loans", json_body={**body, "weekly_until": until})
+    series = result["series"]
+    for each in series:
         if args.json:
-            print(json.dumps(result, ensure_ascii=False))
+            print(json.dumps(each, ensure_ascii=False))
             continue
-        state = result.get("refusal") and t("loan.refused", state=_state_text(result["state"]),
-                                            refusal=_refusal_text(result["refusal"], zone))
-        print(t("series.row", period=_period_text(occurrence.to_wire(), zone), id=result["id"][:8],
-                state=state or _state_text(result["state"])))
+        state = each.get("refusal") and t("loan.refused", state=_state_text(each["state"]),
+                                          refusal=_refusal_text(each["refusal"], zone))
+        print(t("series.row", period=_period_text(each["terms"]["period"], zone), id=each["id"][:8],
+                state=state or _state_text(each["state"])))
     if not args.json:
-        print(t("series.summary", count=len(occurrences), refused=refused))
+        print(t("series.summary", count=len(series), refused=len(result["conflicts"])))
 
 
 def _step(action: str, data: Any) -> Any:
@@ -841,6 +840,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--near", metavar="LAT,LON")
     p.add_argument("--km", type=float)
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--free-from", dest="date_from", metavar="AAAA-MM-JJ",
+                   help="seulement ce qui est libre de ce jour… (les propriétaires sont interrogés)")
+    p.add_argument("--free-to", dest="date_to", metavar="AAAA-MM-JJ", help="… à ce jour inclus")
+    p.add_argument("--free-start", dest="start", metavar="'AAAA-MM-JJ HH:MM'", help="ou libre de cette heure…")
+    p.add_argument("--free-end", dest="end", metavar="'AAAA-MM-JJ HH:MM'", help="… à cette heure")
+    p.add_argument("--quantity", type=int, default=1, help="unités nécessaires en même temps")
+    p.add_argument("--tz", default="Europe/Paris", help="fuseau des dates (défaut Europe/Paris)")
 
     _command(sub, "peers", "lister les pairs", cmd_peers)
     peer = sub.add_parser("peer", help="gérer les pairs").add_subparsers(dest="action", required=True)

@@ -107,6 +107,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "done.withdrawn": ("Demande retirée", "Request withdrawn"),
     "done.cancelled": ("Accord annulé", "Agreement cancelled"),
     "done.expired": ("Expiré : sans réponse à temps", "Expired: no answer in time"),
+    "search.unknown": (" — disponibilité inconnue (nœud injoignable)", " — availability unknown (node unreachable)"),
     "state.requested": ("demandé", "requested"),
     "state.offered": ("proposé", "offered"),
     "state.sealed": ("scellé", "sealed"),

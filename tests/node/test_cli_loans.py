@@ -204,6 +204,17 @@ def test_a_weekly_series_makes_one_request_per_occurrence_and_lists_the_refused_
     assert rows[2].startswith(f"mar. {tuesday + timedelta(weeks=2)} 18:30–20:30") and rows[2].endswith("demandé")
 
 
+def test_search_for_what_is_free_asks_the_owner(pair: Pair) -> None:
+    taken = day(30)
+    ok("loan", "accept", "--home", pair.c, agreement_id(request_minibus(pair, taken, taken)))
+    busy, free = ok_all(
+        ("search", "--home", pair.f, "minibus", "--free-from", taken.isoformat(), "--free-to", taken.isoformat()),
+        ("search", "--home", pair.f, "minibus", "--free-from", day(31).isoformat(), "--free-to", day(32).isoformat()),
+    )
+    assert "Minibus 9 places" not in busy
+    assert "Minibus 9 places" in free and "Club sportif de Vénissieux" in free
+
+
 # ---- what operators get wrong ----------------------------------------------------------------
 
 
