@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ..envelope import Envelope
 from ..errors import InvalidMessage, NotAllowed
@@ -44,6 +44,7 @@ from ..schema import (
     ShortText,
     parse,
 )
+from ..availability import Period
 from ._frozen import FrozenMap
 from .machine import (
     Acceptance,
@@ -71,19 +72,6 @@ Parties = Annotated[dict[Name, NodeId], Field(min_length=2, max_length=MAX_PARTI
 
 
 # -- terms --------------------------------------------------------------------
-
-
-class Period(Body):
-    """A half-open interval [start, end) in ms UTC."""
-
-    start: Millis
-    end: Millis
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Period:
-        if self.start >= self.end:
-            raise ValueError("a period starts before it ends")
-        return self
 
 
 class Pickup(Body):

@@ -12,7 +12,7 @@ import pytest
 from node.app import RunningNode
 from node.openapi import OPENAPI
 
-from .harness import make_home, running, seed_of
+from .harness import local_api, make_home, running, seed_of
 
 
 @pytest.fixture
@@ -23,12 +23,7 @@ async def node(tmp_path: Path) -> AsyncIterator[RunningNode]:
 
 @pytest.fixture
 async def api(node: RunningNode) -> AsyncIterator[Any]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {node.node.token}"}) as http:
-
-        async def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-            async with http.request(method, f"{node.url}/api/v1{path}", **kwargs) as resp:
-                return resp.status, await resp.json()
-
+    async with local_api(node) as call:
         yield call
 
 
