@@ -156,6 +156,11 @@ async def _all_answered(api: Any) -> bool:
     return all(a["state"] == "sealed" or "refusal" in a for a in listed["agreements"])
 
 
+async def _delivered(process: NodeProcess, loan: str) -> bool:
+    _, found = await _process_api(process, "GET", f"/agreements/{loan}")
+    return found["pending_deliveries"] == 0
+
+
 def _process_api(process: NodeProcess, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     async def call() -> Any:
         token = (process.config.home / "api-token").read_text().strip()
@@ -177,28 +182,25 @@ async def test_an_owner_killed_after_sealing_loses_nothing_and_an_offline_borrow
             await food.node.sync_round()  # knows the club and where it is
             async with local_api(food) as borrower:
                 _, asked = await borrower("POST", "/loans", json={
-                    "owner": club.node_id if hasattr(club, "node_id") else club.seed.node_id,
+                    "owner": club.seed.node_id,
                     "resource": "minibus", "period": days_ahead(6, 7)})
                 assert asked["state"] == "requested" and asked["pending_deliveries"] == 0, asked
         loan = asked["id"]
-        # The borrower's node is off. The owner offers: the offer waits in its outbox.
-        status, offered = await _process_api(club, "POST", f"/agreements/{loan}/offer", {"terms": {}})
-        assert status == 200 and offered["state"] == "offered" and offered["pending_deliveries"] == 1, offered
-        # The owner's node is killed outright, then restarted: the offer and its outbox entry survive.
+        # The borrower's node is off. The owner accepts: the acceptance waits in its outbox.
+        status, accepted = await _process_api(club, "POST", f"/agreements/{loan}/accept", {})
+        assert status == 200 and accepted["state"] == "sealed" and accepted["pending_deliveries"] == 1, accepted
+        # The owner's node is killed outright between acceptance and handover, then restarted:
+        # the sealed agreement, its booking and the outbox entry survive.
         club.kill()
         club = NodeProcess(club_config)
         status, found = await _process_api(club, "GET", f"/agreements/{loan}")
-        assert status == 200 and found["state"] == "offered" and found["pending_deliveries"] == 1
+        assert status == 200 and found["state"] == "sealed" and found["pending_deliveries"] == 1
+        assert [e["action"] for e in found["events"]] == ["request", "accept"]
         async with running(food_config, club.seed) as food:
             await food.node.sync_round()  # the borrower is back: its handshake wakes the owner's outbox
             async with local_api(food) as borrower:
-                await until(lambda: _state_is(borrower, loan, "offered"), timeout=15)
-                status, accepted = await borrower("POST", f"/agreements/{loan}/accept", json={})
-                assert accepted["state"] == "sealed" and accepted["pending_deliveries"] == 0, accepted
-            club.kill()  # between acceptance and handover
-            club = NodeProcess(club_config)
-            status, found = await _process_api(club, "GET", f"/agreements/{loan}")
-            assert found["state"] == "sealed" and [e["action"] for e in found["events"]] == ["request", "offer", "accept"]
+                await until(lambda: _state_is(borrower, loan, "sealed"), timeout=15)
+            await until(lambda: _delivered(club, loan), timeout=15)  # the owner saw the borrower take it
             status, handed = await _process_api(club, "POST", f"/agreements/{loan}/handover", {"condition": "Propre"})
             assert status == 200 and handed["state"] == "in_custody", handed
             async with local_api(food) as borrower:
