@@ -26,7 +26,7 @@ from storage.models import OutboxEntry
 from .agreements import refusal_of, take_events
 from .clock import now_ms
 from .peers import IdentityMismatch, PeerClient, Refused, Unreachable
-from .runtime import Node
+from .runtime import Node, wait_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,7 @@ class Outbox:
     async def run_forever(self) -> None:
         """Deliver whenever woken (a new event, a peer back) and at least every ``outbox_interval_s``."""
         while True:
-            try:
-                await asyncio.wait_for(self.node.outbox_now.wait(), timeout=self.node.config.outbox_interval_s)
-            except asyncio.TimeoutError:
-                pass
-            self.node.outbox_now.clear()
+            await wait_or_timeout(self.node.outbox_now, self.node.config.outbox_interval_s)
             try:
                 await self.deliver_due()
             except Exception:  # a bug must not stop deliveries for good

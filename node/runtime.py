@@ -21,6 +21,7 @@ from .workers import make_process_pool
 
 if TYPE_CHECKING:
     from .outbox import Outbox
+    from .transparency import Recovery, Witness
     from .sync import RoundReport, Synchronizer
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ class Node:
     sync_now: asyncio.Event = field(default_factory=asyncio.Event)
     synchronizer: Synchronizer | None = None
     outbox: Outbox | None = None
+    witness: Witness | None = None
+    log_recovery: Recovery | None = None  # set when peers witnessed a longer log than ours: appends refused
     denied: dict[str, int] = field(default_factory=dict)  # our deny-list: node id → since (ms)
     keyring: KeyRing = field(default_factory=KeyRing)  # certified key histories of peers that rotated keys
     agreement_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one agreement step at a time
@@ -124,6 +127,21 @@ class Node:
         self.executor.shutdown(wait=True)
         if self._cpu_executor is not None:
             self._cpu_executor.shutdown(wait=True)
+
+
+async def wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` pass, then clear it.
+
+    asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+    cancellation that arrives as the event is set, and the node's loop would
+    then never stop.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+    event.clear()
 
 
 NODE = web.AppKey("node", Node)

@@ -23,7 +23,7 @@ from storage.rows import RecordRow
 from . import catalogue
 from .clock import now_ms
 from .peers import IdentityMismatch, PeerClient, PeerError
-from .runtime import Node
+from .runtime import Node, wait_or_timeout
 from .verification import verify_received
 
 log = logging.getLogger(__name__)
@@ -70,11 +70,7 @@ class Synchronizer:
                 await self.round()
             except Exception:  # a bug in one round must not stop replication for good
                 log.exception("sync round failed")
-            try:
-                await asyncio.wait_for(self.node.sync_now.wait(), timeout=self.node.config.sync_interval_s)
-            except asyncio.TimeoutError:
-                pass
-            self.node.sync_now.clear()
+            await wait_or_timeout(self.node.sync_now, self.node.config.sync_interval_s)
 
     async def round(self) -> RoundReport:
         """One pass over the peers that are due; returns what happened."""
