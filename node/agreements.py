@@ -23,19 +23,21 @@ from typing import Any
 from sqlmodel import Session
 
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale, open_envelope
-from protocol.errors import NotAllowed
-from protocol.envelope import stored_envelope
 from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
 from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
+from protocol.envelope import stored_envelope
+from protocol.errors import NotAllowed
+from protocol.merkle import leaf_hash
 from protocol.records import RECORD_FUTURE_MS
 
-from storage import agreements, peers, records, session
+from storage import agreements, log, peers, records, session
 from storage.agreements import NewEvent
 from storage.models import Agreement
 
 from .clock import now_ms
 from .runtime import Node
+from .transparency import check_can_append
 
 # How we came to know a node that makes it one of our federation (see the "peers" auto-accept policy).
 FEDERATION_SOURCES = frozenset({"seed", "exchange", "mdns"})
@@ -181,8 +183,10 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
     if our_role is None:
         raise Forbidden("this node is not a party to the agreement")
     resource, title = _resource_of(s, after)
+    check_can_append(node)
     if after.kind == LOAN.name and our_role == OWNER:
         _keep_calendar(s, node, before, after, event, now)
+    log.append(s, leaf_hash(event.raw), event.message_id, now_ms=now)  # same transaction as the event
     agreements.append(
         s,
         NewEvent(after.id, after.seq, event.message_id, event.issuer, str(event.body["action"]), event.issued_at, event.raw),

@@ -14,12 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
-from protocol import RECORD_TYPES, InvalidMessage, ProtocolError, TooLarge, fingerprint, is_node_id
+from protocol import RECORD_TYPES, InvalidMessage, ProtocolError, TooLarge, fingerprint, is_node_id, open_envelope
 from protocol.schema import parse
 
-from storage import peers, records, session
+from storage import log, peers, records, session
 
-from . import agreements_api, catalogue
+from . import agreements_api, audit_api, catalogue
 from .availability_search import check_free
 from .clock import now_ms
 from .config import ConfigError, Seed
@@ -111,14 +111,39 @@ async def list_peers(request: web.Request) -> web.Response:
 
     def read() -> list[dict[str, Any]]:
         with session(node.engine) as s:
-            return [_peer_json(p) for p in peers.list_all(s)]
+            forked = {e.origin for e in log.equivocations(s)}
+            return [_peer_json(p, equivocated=p.node_id in forked) for p in peers.list_all(s)]
 
     return _json({"peers": await node.run(read)})
 
 
-def _peer_json(p: peers.PeerView) -> dict[str, Any]:
+def _peer_json(p: peers.PeerView, *, equivocated: bool) -> dict[str, Any]:
     view = {field: getattr(p, field) for field in p.__slots__}  # type: ignore[attr-defined]
-    return {**view, "fingerprint": fingerprint(p.node_id)}
+    # equivocated: the peer signed two checkpoints of its log that cannot both be true
+    return {**view, "fingerprint": fingerprint(p.node_id), "equivocated": equivocated}
+
+
+async def log_status(request: web.Request) -> web.Response:
+    """Our transparency log: size, latest checkpoint and its witnesses, forks caught, recovery needed."""
+    node = request.config_dict[NODE]
+
+    def read() -> dict[str, Any]:
+        with session(node.engine) as s:
+            latest = log.latest_checkpoint(s, node.node_id)
+            out: dict[str, Any] = {"size": log.size(s), "checkpoint": None}
+            if latest is not None:
+                witnesses = [open_envelope(raw).issuer for raw in log.cosignatures(s, latest.message_id)]
+                out["checkpoint"] = {"size": latest.size, "root": latest.root.hex(), "issued_ms": latest.issued_ms,
+                                     "witnesses": witnesses}
+            out["equivocations"] = [
+                {"origin": e.origin, "found_ms": e.found_ms, "reported_by": e.reported_by} for e in log.equivocations(s)
+            ]
+        recovery = node.log_recovery
+        out["recovery"] = None if recovery is None else {
+            "witnessed_size": recovery.witnessed_size, "local_size": recovery.local_size, "witness": recovery.witness}
+        return out
+
+    return _json(await node.run(read))
 
 
 async def add_peer(request: web.Request) -> web.Response:
@@ -337,6 +362,7 @@ def create_app() -> web.Application:
             web.get("/openapi.json", openapi),
             web.get("/node", node_info),
             web.get("/peers", list_peers),
+            web.get("/log", log_status),
             web.post("/peers", add_peer),
             web.post("/sync", sync_now),
             web.get("/denylist", get_denylist),
@@ -348,6 +374,7 @@ def create_app() -> web.Application:
             web.post("/import", import_inventory),
             web.get("/search", search),
             *agreements_api.ROUTES,
+            *audit_api.ROUTES,
         ]
     )
     return app

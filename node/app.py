@@ -23,9 +23,12 @@ from .outbox import Outbox
 from .peers import PeerClient
 from .runtime import NODE, Node
 from .sync import Synchronizer
+from .transparency import Witness
 from .wire import FEDERATION_PREFIX
 
 log = logging.getLogger(__name__)
+
+WITNESS_INTERVAL_FACTOR = 5  # peers' checkpoints are checked every few sync rounds
 
 
 class StartupError(Exception):
@@ -79,6 +82,9 @@ async def _peer_client(app: web.Application) -> AsyncIterator[None]:
         node.spawn(node.synchronizer.run_forever(), loop=True)
     # Agreement events always travel: waiting for a sync round would leave a borrower unanswered.
     node.spawn(node.outbox.run_forever(), loop=True)
+    node.witness = Witness(node)
+    if node.config.background_sync:
+        node.spawn(node.witness.run_forever(WITNESS_INTERVAL_FACTOR * node.config.sync_interval_s), loop=True)
     try:
         yield
     finally:

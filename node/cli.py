@@ -674,6 +674,159 @@ def _api_error_text(exc: ApiError, args: argparse.Namespace) -> str:
     return t("error.refused", code=exc.code, message=_refusal_text(refusal, zone))
 
 
+# ---- audit ----------------------------------------------------------------
+
+
+class AuditFailed(Exception):
+    """Something in the audited agreement or log does not hold: exit status 1."""
+
+
+def _party_text(node_id: str | None, parties: Mapping[str, str]) -> str:
+    if node_id is None:
+        return "?"
+    role = next((r for r, n in parties.items() if n == node_id), None)
+    short = node_id[:12] + "…"
+    return f"{t(f'party.{role}')} ({short})" if f"party.{role}" in MESSAGES else short
+
+
+def _finding_text(finding: Any, parties: Mapping[str, str]) -> str:
+    """One finding on one line: where, what is wrong (French or English), and the check's own words."""
+    where = []
+    if finding.seq is not None:
+        key = {"leaves": "audit.where.entry", "checkpoints": "audit.where.size", "roots": "audit.where.size"}
+        where.append(t(key.get(finding.check, "audit.where.seq") if not parties else "audit.where.seq", seq=finding.seq))
+    if finding.party is not None:
+        where.append(t("audit.where.party", party=_party_text(finding.party, parties)))
+    if finding.witness is not None:
+        where.append(t("audit.where.witness", witness=_party_text(finding.witness, parties)))
+    text = _known("audit.problem", finding.problem)
+    if finding.detail:
+        text += f" — {finding.detail}"
+    return "    ✗ " + (t("label", name=", ".join(where), value=text) if where else text)
+
+
+def _print_groups(groups: Any, checked: Mapping[str, int], findings: Any, notes: Any,
+                  parties: Mapping[str, str]) -> None:
+    for group in groups:
+        bad = [f for f in findings if f.check == group]
+        label = t(f"audit.check.{group}")
+        if bad:
+            print(t("audit.group_bad", label=label, count=len(bad)))
+            for finding in bad:
+                print(_finding_text(finding, parties))
+        elif checked.get(group):
+            print(t("audit.group_ok", label=label, count=checked[group]))
+        elif group == "equivocation":
+            print(t("audit.no_equivocation"))
+        for note in (n for n in notes if n.check == group):
+            extra = f" ({_party_text(note.party, parties)})" if note.party else ""
+            print(t("audit.note", text=_known("audit.note", note.problem) + extra))
+
+
+def _report_bundle(args: argparse.Namespace, bundle: Any) -> None:
+    from protocol.audit import CHECKS, verify_bundle
+
+    report = verify_bundle(bundle)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        agreement = report.agreement.hex() if report.agreement else "?"
+        print(t("audit.header", id=agreement, state=_state_text(report.state) if report.state else "?"))
+        for role, node_id in sorted(report.parties.items()):
+            print("  " + _label(f"party.{role}", node_id))
+        _print_groups(CHECKS, report.checked, report.findings, report.notes, report.parties)
+        print(t("audit.all_ok") if report.ok else t("audit.some_bad", count=len(report.findings)))
+    if not report.ok:
+        raise AuditFailed(t("audit.failed", count=len(report.findings)))
+
+
+def _read_bundle(path: str) -> Any:
+    from protocol.audit import load_bundle
+
+    try:
+        return load_bundle(Path(path).read_bytes())
+    except OSError as exc:
+        raise UsageError(t("audit.bad_file", path=path, reason=exc.strerror)) from None
+    except ProtocolError as exc:
+        raise UsageError(t("audit.bad_file", path=path, reason=exc.message)) from None
+
+
+def _fetch_bundle(args: argparse.Namespace) -> Any:
+    client = _client(args)
+    return client.call("GET", f"/agreements/{_resolve(client, args.agreement)}/audit")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    """Check an agreement offline: from a bundle file, or from one the running node builds now."""
+    from protocol.audit import from_json
+
+    if args.bundle:
+        if args.agreement or args.home:
+            raise UsageError(t("audit.usage"))
+        _report_bundle(args, _read_bundle(args.bundle))
+        return
+    if not (args.agreement and args.home):
+        raise UsageError(t("audit.usage"))
+    _report_bundle(args, from_json(_fetch_bundle(args)))
+
+
+def cmd_audit_export(args: argparse.Namespace) -> None:
+    from protocol.audit import dumps, from_json
+
+    bundle = from_json(_fetch_bundle(args))
+    Path(args.output).write_text(dumps(bundle), encoding="utf-8")
+    unreachable = [entry["node"] for entry in bundle["logs"] if "unreachable" in entry]
+    obj = {"file": args.output, "events": len(bundle["events"]), "logs": len(bundle["logs"]), "unreachable": unreachable}
+    _emit(args, obj, t("audit.exported", path=args.output, events=len(bundle["events"]), logs=len(bundle["logs"])))
+    if unreachable and not args.json:
+        for node_id in unreachable:
+            print(t("audit.export_unreachable", node=node_id))
+
+
+def cmd_audit_log(args: argparse.Namespace) -> None:
+    """Check the node's whole log from its database, read-only, node running or not."""
+    from .audit_api import LOG_CHUNK, audit_log, read_only_engine
+
+    config = load(_home(args))
+
+    def progress(done: int, total: int) -> None:
+        if total > LOG_CHUNK:
+            print(t("audit.progress", done=f"{done:,}".replace(",", "\u202f"), total=f"{total:,}".replace(",", "\u202f")),
+                  file=sys.stderr, flush=True)
+
+    engine = read_only_engine(config.database_url)
+    try:
+        try:
+            origin, checked, findings = audit_log(engine, progress)
+        except LookupError:
+            raise UsageError(t("audit.no_identity", home=args.home)) from None
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"ok": not findings, "node_id": origin, "checked": checked,
+                          "findings": [f.to_json() for f in findings]}, ensure_ascii=False))
+    else:
+        print(t("audit.log_header", node_id=origin, entries=checked["entries"]))
+        _print_groups(("leaves", "checkpoints", "roots"), checked, findings, (), {})
+        print(t("audit.all_ok") if not findings else t("audit.some_bad", count=len(findings)))
+    if findings:
+        raise AuditFailed(t("audit.failed", count=len(findings)))
+
+
+def _add_audit_commands(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="vérifier un accord ou le journal du nœud, hors ligne").add_subparsers(
+        dest="action", required=True)
+    p = _command(audit, "verify", "vérifier un accord : signatures, chaîne, journaux des parties", cmd_audit_verify,
+                 home=False)
+    p.add_argument("--home", help="dossier du nœud (qui fabrique le paquet maintenant)")
+    p.add_argument("--bundle", metavar="FICHIER", help="vérifier un paquet exporté, sans nœud ni réseau")
+    p.add_argument("agreement", nargs="?", metavar="ACCORD", help="id de l'accord ou préfixe unique (6 caractères au moins)")
+    p = _command(audit, "export", "écrire le paquet d'audit d'un accord dans un fichier", cmd_audit_export)
+    _add_agreement(p, tz=False)
+    p.add_argument("-o", "--output", required=True, metavar="FICHIER", help="fichier à écrire (JSON)")
+    _command(audit, "log", "vérifier tout le journal du nœud depuis sa base (lecture seule)", cmd_audit_log)
+
+
 # ---- parser ---------------------------------------------------------------
 
 
@@ -858,6 +1011,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(sub, "sync", "synchroniser maintenant", cmd_sync)
     _add_loan_commands(sub)
+    _add_audit_commands(sub)
 
     p = _command(sub, "demo", "démarrer une petite fédération de démonstration", cmd_demo, home=False, json_output=False)
     p.add_argument("--dir", default="demo-homes")
@@ -869,6 +1023,7 @@ def build_parser() -> argparse.ArgumentParser:
 OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     StartupError, HomeError, KeyFileError, RotationError, FileExistsError, FileNotFoundError
 )
+OPERATOR_ERRORS += (AuditFailed,)  # audit commands: the report is printed, the exit status says it failed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from protocol.reconcile import Item, SortedItems, respond
 
 from storage import counters, nonces, peers, records, session
 
-from . import catalogue
+from . import catalogue, transparency
 from .clock import now_ms
 from .agreements import free_or_why, take_events
 from .keys import open_signed
@@ -216,6 +216,50 @@ async def availability(request: web.Request) -> web.Response:
     return _reply(node, envelope, {"free": free, "unavailable": unavailable})
 
 
+async def _answer(request: web.Request, expected_type: str) -> tuple[Node, Envelope, Any]:
+    """A read-only request: checked and its nonce remembered before it is answered."""
+    node, envelope, body = await _read_request(request, expected_type)
+    now = now_ms()
+
+    def remember() -> None:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+
+    await node.run(remember)
+    return node, envelope, body
+
+
+async def checkpoint(request: web.Request) -> web.Response:
+    """Our latest signed checkpoint (signed now if the log grew), or the latest we witnessed of ``origin``."""
+    node, envelope, body = await _answer(request, "checkpoint")
+    if body.origin is None or body.origin == node.node_id:
+        raw, cosignatures = await node.run(transparency.own_checkpoint, node)
+    else:
+        raw, cosignatures = await node.run(transparency.witnessed_checkpoint, node, body.origin)
+    reply: dict[str, Any] = {"cosignatures": cosignatures}
+    if raw is not None:
+        reply["checkpoint"] = raw
+    return _reply(node, envelope, reply)
+
+
+async def log_proof(request: web.Request) -> web.Response:
+    node, envelope, body = await _answer(request, "log-proof")
+    return _reply(node, envelope, await node.run(transparency.proofs, node, body.size, body.message_id, body.old_size))
+
+
+async def cosign(request: web.Request) -> web.Response:
+    node, envelope, body = await _answer(request, "cosign")
+    stored = await node.run(transparency.store_cosignature, node, body.cosignature, envelope.issuer)
+    return _reply(node, envelope, {"stored": stored})
+
+
+async def equivocation(request: web.Request) -> web.Response:
+    """A proof that some node forked its log, passed on by a peer: checked here from the envelopes alone."""
+    node, envelope, body = await _answer(request, "equivocation")
+    accepted = await node.run(transparency.accept_equivocation, node, body.first, body.second, envelope.issuer)
+    return _reply(node, envelope, {"accepted": accepted})
+
+
 async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
@@ -234,6 +278,10 @@ def create_app() -> web.Application:
             web.post("/reconcile", reconcile),
             web.post("/agreement", agreement),
             web.post("/availability", availability),
+            web.post("/checkpoint", checkpoint),
+            web.post("/log-proof", log_proof),
+            web.post("/cosign", cosign),
+            web.post("/equivocation", equivocation),
             web.get("/descriptor", descriptor),
         ]
     )

@@ -159,9 +159,22 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/agreements": {"get": _op("Agreements this node is a party to, newest first, with their state")},
+        "/log": {"get": _op("Our transparency log: size, latest checkpoint and its witnesses, forks caught, recovery")},
         "/calendars": {"get": _op("Secret iCalendar feed URLs (node and each resource) for calendar applications")},
         "/agreements/{agreement_id}": {
             "get": _op("One agreement: parties, terms, facts, its signed event chain and sealed document")
+        },
+        "/agreements/{agreement_id}/audit": {
+            "get": {
+                **_op(
+                    "An audit bundle of one agreement, built live: its signed events, the parties' descriptors, "
+                    "and each party's signed checkpoint, cosignatures and inclusion proofs (the other party's "
+                    "asked over the federation). JSON with bytes in hex; see docs/audit.md",
+                    params=[_query("format", "json (default) or msgpack (application/vnd.maillage.audit+msgpack)",
+                                   {"type": "string", "enum": ["json", "msgpack"]})],
+                ),
+                "parameters": [{"name": "agreement_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            }
         },
         "/agreements/{agreement_id}/{action}": {
             "post": _op(

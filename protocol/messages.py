@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .envelope import Envelope
 from .errors import InvalidMessage, UnknownType
-from .schema import Body, Hash32, NilFree, RecordId, parse
+from .schema import Body, Hash32, NilFree, NodeId, RecordId, parse
 
 MAX_BATCH = 1000
 MAX_RECORD_BYTES = 64 * 1024
@@ -136,6 +136,61 @@ class AvailabilityReply(Body):
     unavailable: Annotated[tuple[Unavailable, ...], Field(max_length=MAX_QUERIED)]
 
 
+MAX_PROOF = 64  # hashes in a proof: enough for logs of 2^63 leaves
+ProofHashes = Annotated[tuple[Hash32, ...], Field(max_length=MAX_PROOF)]
+LogSize = Annotated[int, Field(ge=0, lt=2**53)]
+
+
+class CheckpointRequest(NilFree):
+    """The recipient's latest signed checkpoint, or (``origin``) the latest it witnessed of another node."""
+
+    origin: NodeId | None = None
+
+
+class CheckpointReply(NilFree):
+    reply_to: Hash32
+    checkpoint: RecordBytes | None = None  # absent: none known
+    cosignatures: Annotated[tuple[RecordBytes, ...], Field(max_length=64)]
+
+
+class LogProofRequest(NilFree):
+    """Proofs against the recipient's log at ``size``: inclusion of an event, consistency from ``old_size``."""
+
+    size: LogSize
+    message_id: Hash32 | None = None  # the event whose inclusion is asked
+    old_size: LogSize | None = None
+
+
+class LogProofReply(NilFree):
+    reply_to: Hash32
+    index: LogSize | None = None
+    inclusion: ProofHashes | None = None
+    consistency: ProofHashes | None = None
+
+
+class CosignRequest(Body):
+    """A witness's cosignature of one of the recipient's checkpoints."""
+
+    cosignature: RecordBytes
+
+
+class CosignReply(Body):
+    reply_to: Hash32
+    stored: bool
+
+
+class EquivocationReport(Body):
+    """Two checkpoints of one node that cannot both be true, passed on for the recipient to check."""
+
+    first: RecordBytes
+    second: RecordBytes
+
+
+class EquivocationReply(Body):
+    reply_to: Hash32
+    accepted: bool
+
+
 MESSAGE_TYPES: dict[str, type[Body]] = {
     "hello": Hello,
     "hello-reply": HelloReply,
@@ -149,6 +204,14 @@ MESSAGE_TYPES: dict[str, type[Body]] = {
     "agreement-reply": AgreementDeliveryReply,
     "availability": AvailabilityQuery,
     "availability-reply": AvailabilityReply,
+    "checkpoint": CheckpointRequest,
+    "checkpoint-reply": CheckpointReply,
+    "log-proof": LogProofRequest,
+    "log-proof-reply": LogProofReply,
+    "cosign": CosignRequest,
+    "cosign-reply": CosignReply,
+    "equivocation": EquivocationReport,
+    "equivocation-reply": EquivocationReply,
 }
 
 REPLY_TYPES: dict[str, str] = {
@@ -158,6 +221,10 @@ REPLY_TYPES: dict[str, str] = {
     "reconcile": "reconcile-reply",
     "agreement": "agreement-reply",
     "availability": "availability-reply",
+    "checkpoint": "checkpoint-reply",
+    "log-proof": "log-proof-reply",
+    "cosign": "cosign-reply",
+    "equivocation": "equivocation-reply",
 }
 
 

@@ -175,3 +175,57 @@ class OutboxEntry(SQLModel, table=True):
     attempts: int = Field(default=0)
     delivered_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     last_error: str = Field(default="", max_length=500)
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf of this node's transparency log (RFC 9162): an agreement event it signed or accepted.
+
+    The leaf data is the event's exact envelope bytes (kept in ``agreement_events``);
+    the leaf hash is stored so proofs need no re-hashing.
+    """
+
+    __tablename__ = "log_entries"
+    __table_args__ = (Index("ix_log_entries_message_id", "message_id", unique=True),)
+
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    message_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    appended_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed checkpoint (tree size, root) of a node's log: ours, or a peer's we witnessed."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (Index("ix_checkpoints_origin_size", "origin", "size"),)
+
+    message_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    origin: str = Field(max_length=52)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    issued_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Cosignature(SQLModel, table=True):
+    """A witness's signature over one of our checkpoints (or one we made over a peer's)."""
+
+    __tablename__ = "cosignatures"
+
+    checkpoint: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))  # message id of the checkpoint
+    witness: str = Field(primary_key=True, max_length=52)
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Equivocation(SQLModel, table=True):
+    """Proof that a node signed two checkpoints that cannot both be true."""
+
+    __tablename__ = "equivocations"
+
+    origin: str = Field(primary_key=True, max_length=52)
+    first: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # checkpoint envelopes
+    second: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    found_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reported_by: str = Field(max_length=52)  # us, or the peer that passed the proof on
