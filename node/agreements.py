@@ -167,7 +167,7 @@ def _yield_to_authority(
     overtaken = open_chain(raws[seq:])
     if any(e.issuer != node.node_id for e in overtaken) or agreements.acknowledged(s, [e.message_id for e in overtaken]):
         return state  # the authority already holds them: let apply() refuse the event as out of order
-    agreements.drop_from(s, state.id, seq)
+    agreements.drop_from(s, state.id, seq, now_ms=now)
     actions = ", ".join(str(e.body.get("action")) for e in overtaken)
     refusal = {"code": "out-of-order", "message": f"overtaken by the other party before it arrived: {actions}"}
     agreements.set_refusal(s, state.id, refusal, now_ms=now)

@@ -40,7 +40,7 @@ from protocol.checkpoints import parse_checkpoint
 from storage import agreements as stored
 from storage import identity, log, records, session
 from storage.engine import SQLITE_BUSY_TIMEOUT_MS, normalise_url
-from storage.models import AgreementEvent
+from storage.models import AgreementEvent, SupersededEvent
 
 from . import transparency
 from .agreements_api import _agreement_id
@@ -256,6 +256,10 @@ def audit_log(engine: Engine, progress: Callable[[int, int], None] | None = None
                 AgreementEvent.message_id.in_(ids)  # type: ignore[attr-defined]
             )
             envelopes = {bytes(m): bytes(e) for m, e in s.execute(stmt)}
+            superseded = select(SupersededEvent.message_id, SupersededEvent.envelope).where(
+                SupersededEvent.message_id.in_([m for m in ids if m not in envelopes])  # type: ignore[attr-defined]
+            )
+            envelopes.update({bytes(m): bytes(e) for m, e in s.execute(superseded)})  # overtaken, still ours
             for entry in entries:
                 message = bytes(entry.message_id)
                 audit.entry(entry.idx, bytes(entry.leaf_hash), message, envelopes.get(message))

@@ -27,7 +27,7 @@ from protocol.checkpoints import (
     parse_cosignature,
 )
 from protocol.errors import Conflict, InvalidMessage
-from protocol.merkle import consistency_proof, inclusion_proof, root, verify_consistency
+from protocol.merkle import verify_consistency
 
 from storage import agreements as stored_agreements
 from storage import log, session
@@ -72,12 +72,10 @@ def own_checkpoint(node: Node) -> tuple[bytes | None, list[bytes]]:
     """Our latest signed checkpoint (signed now if the log grew since) and the cosignatures it has."""
     now = now_ms()
     with session(node.engine) as s, s.begin():
-        size = log.size(s)
+        size, current = log.current_root(s)
         latest = log.latest_checkpoint(s, node.node_id)
         if node.log_recovery is None and (latest is None or latest.size < size):
-            checkpoint = parse_checkpoint(
-                seal(node.key, CHECKPOINT_TYPE, {"size": size, "root": root(log.leaf_hashes(s, size))}, now_ms=now)
-            )
+            checkpoint = parse_checkpoint(seal(node.key, CHECKPOINT_TYPE, {"size": size, "root": current}, now_ms=now))
             log.store_checkpoint(s, checkpoint, now_ms=now)
             return checkpoint.raw, []
         if latest is None:
@@ -97,18 +95,17 @@ def proofs(node: Node, size: int, message_id: bytes | None, old_size: int | None
         current = log.size(s)
         if size > current:
             raise InvalidMessage("no such log size here", size=size, log_size=current)
-        leaves = log.leaf_hashes(s, size)
         reply: dict[str, Any] = {}
         if message_id is not None:
             index = log.index_of(s, message_id)
             if index is None or index >= size:
                 raise InvalidMessage("this event is not in the log at that size", size=size)
             reply["index"] = index
-            reply["inclusion"] = inclusion_proof(leaves, index, size)
+            reply["inclusion"] = log.inclusion(s, index, size)
         if old_size is not None:
             if old_size > size:
                 raise InvalidMessage("old_size is larger than size", old_size=old_size, size=size)
-            reply["consistency"] = consistency_proof(leaves, old_size, size)
+            reply["consistency"] = log.consistency(s, old_size, size)
         return reply
 
 

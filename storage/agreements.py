@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, delete, or_, select, update
 from sqlmodel import Session
 
-from .models import Agreement, AgreementEvent, Booking, OutboxEntry
+from .models import Agreement, AgreementEvent, Booking, OutboxEntry, SupersededEvent
 
 OUTBOX_BACKOFF_MS = (1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000)
 
@@ -89,24 +89,30 @@ def append(
     return row
 
 
-def drop_from(session: Session, agreement_id: bytes, seq: int) -> None:
-    """Remove our chain's events from ``seq`` on (never acknowledged, overtaken by the authority's)."""
-    stmt = select(AgreementEvent.message_id).where(
-        AgreementEvent.agreement_id == agreement_id, AgreementEvent.seq >= seq  # type: ignore[arg-type, operator]
-    )
-    dropped = list(session.scalars(stmt))
-    session.execute(
-        delete(AgreementEvent).where(
-            AgreementEvent.agreement_id == agreement_id, AgreementEvent.seq >= seq  # type: ignore[arg-type, operator]
-        )
-    )
+def drop_from(session: Session, agreement_id: bytes, seq: int, *, now_ms: int) -> None:
+    """Take our chain's events from ``seq`` on out of the chain (never acknowledged, overtaken by the
+    authority's). They are kept aside: we signed them, and our log holds them."""
+    in_tail = (AgreementEvent.agreement_id == agreement_id, AgreementEvent.seq >= seq)  # type: ignore[operator]
+    dropped = list(session.scalars(select(AgreementEvent).where(*in_tail)))
+    for event in dropped:
+        session.add(SupersededEvent(message_id=event.message_id, agreement_id=agreement_id, seq=event.seq,
+                                    envelope=event.envelope, superseded_ms=now_ms))
+    session.execute(delete(AgreementEvent).where(*in_tail))
     if dropped:
         session.execute(
             update(OutboxEntry)
-            .where(OutboxEntry.message_id.in_(dropped), OutboxEntry.delivered_ms.is_(None))  # type: ignore[attr-defined, union-attr]
+            .where(OutboxEntry.message_id.in_([e.message_id for e in dropped]), OutboxEntry.delivered_ms.is_(None))  # type: ignore[attr-defined, union-attr]
             .values(delivered_ms=0, last_error="superseded")
         )
     session.flush()
+
+
+def signed_event(session: Session, message_id: bytes) -> bytes | None:
+    """The envelope of an event we hold, in a chain or superseded (what a log leaf stands for)."""
+    held = session.scalar(select(AgreementEvent.envelope).where(AgreementEvent.message_id == message_id))
+    if held is None:
+        held = session.scalar(select(SupersededEvent.envelope).where(SupersededEvent.message_id == message_id))
+    return bytes(held) if held is not None else None
 
 
 def acknowledged(session: Session, message_ids: Sequence[bytes]) -> bool:

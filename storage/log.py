@@ -3,33 +3,93 @@ equivocation proofs. Functions take the caller's session."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from protocol.checkpoints import Checkpoint, Cosignature
+from protocol.merkle import (
+    CompactRange,
+    Subtree,
+    consistency_proof,
+    consistency_subtrees,
+    inclusion_proof,
+    inclusion_subtrees,
+    root_at,
+    root_subtrees,
+)
 
-from . import counters
 from .models import Checkpoint as CheckpointRow
 from .models import Cosignature as CosignatureRow
-from .models import Equivocation, LogEntry
+from .models import Equivocation, LogEntry, LogNode, LogState
 
-LOG_COUNTER = "log"
+def _edge(session: Session) -> tuple[LogState, CompactRange]:
+    state = session.get(LogState, 1)
+    if state is None:
+        state = LogState(singleton=1, size=0, hashes=b"")
+    return state, CompactRange.from_wire({"size": state.size, "hashes": bytes(state.hashes)})
 
 
 def append(session: Session, leaf_hash: bytes, message_id: bytes, *, now_ms: int) -> int:
-    """Add a leaf at the end of the log; returns its index. Commits with the caller's transaction,
-    so an event and its leaf are stored together or not at all."""
-    index = counters.allocate(session, LOG_COUNTER, 1) - 1
+    """Add a leaf at the end of the log; returns its index.
+
+    Commits with the caller's transaction, so an event and its leaf are stored
+    together or not at all; the subtrees the leaf completes and the log's new
+    right edge are stored with it, so roots and proofs never re-read the log.
+    """
+    state, edge = _edge(session)
+    index = edge.size
+    for (level, idx), h in edge.append(leaf_hash):
+        session.add(LogNode(level=level, idx=idx, hash=h))
     session.add(LogEntry(idx=index, leaf_hash=leaf_hash, message_id=message_id, appended_ms=now_ms))
+    wire = edge.to_wire()
+    state.size, state.hashes = wire["size"], wire["hashes"]
+    session.add(state)
     return index
 
 
 def size(session: Session) -> int:
-    return counters.current(session, LOG_COUNTER)
+    state = session.get(LogState, 1)
+    return state.size if state is not None else 0
+
+
+def current_root(session: Session) -> tuple[int, bytes]:
+    """The log's size and root, from its right edge (O(log n))."""
+    _, edge = _edge(session)
+    return edge.size, edge.root()
+
+
+def subtrees(session: Session, wanted: Iterable[Subtree]) -> dict[Subtree, bytes]:
+    """The hashes of these perfect subtrees (level 0: leaves), for proofs and past roots."""
+    wanted = set(wanted)
+    found: dict[Subtree, bytes] = {}
+    leaves = [idx for level, idx in wanted if level == 0]
+    for start in range(0, len(leaves), 500):
+        stmt = select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.idx.in_(leaves[start : start + 500]))  # type: ignore[attr-defined]
+        found.update({(0, int(i)): bytes(h) for i, h in session.execute(stmt)})
+    for level, idx in wanted:
+        if level:
+            row = session.get(LogNode, (level, idx))
+            if row is not None:
+                found[(level, idx)] = bytes(row.hash)
+    return found
+
+
+def inclusion(session: Session, index: int, upto: int) -> list[bytes]:
+    return inclusion_proof(subtrees(session, inclusion_subtrees(index, upto)), index, upto)
+
+
+def consistency(session: Session, old_size: int, new_size: int) -> list[bytes]:
+    return consistency_proof(subtrees(session, consistency_subtrees(old_size, new_size)), old_size, new_size)
+
+
+def root_of_size(session: Session, upto: int) -> bytes:
+    return root_at(subtrees(session, root_subtrees(upto)), upto)
 
 
 def leaf_hashes(session: Session, upto: int) -> list[bytes]:
-    """The first ``upto`` leaf hashes, in order."""
+    """The first ``upto`` leaf hashes, in order (whole-log audits)."""
     stmt = select(LogEntry.leaf_hash).where(LogEntry.idx < upto).order_by(LogEntry.idx)  # type: ignore[arg-type, operator]
     return [bytes(h) for h in session.scalars(stmt)]
 

@@ -229,3 +229,37 @@ class Equivocation(SQLModel, table=True):
     second: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     found_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     reported_by: str = Field(max_length=52)  # us, or the peer that passed the proof on
+
+
+class LogNode(SQLModel, table=True):
+    """The hash of a complete perfect subtree of our log (level >= 1; leaves are level 0 in
+    ``log_entries``): any proof or past root is then a handful of look-ups."""
+
+    __tablename__ = "log_nodes"
+
+    level: int = Field(primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogState(SQLModel, table=True):
+    """The log's right edge (RFC 9162 compact range): its size and one subtree hash per bit of it."""
+
+    __tablename__ = "log_state"
+
+    singleton: int = Field(default=1, primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SupersededEvent(SQLModel, table=True):
+    """An event of ours the other party's overtook before it arrived: out of the chain, but we
+    signed it and our log holds it, so it is kept for audits."""
+
+    __tablename__ = "superseded_events"
+
+    message_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    agreement_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    superseded_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
