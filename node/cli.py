@@ -253,6 +253,8 @@ def cmd_peers(args: argparse.Namespace) -> None:
         text = t("peers.row", name=peer["name"] or "?", node_id=peer["node_id"], fingerprint=peer["fingerprint"],
                  state=peer["state"],
                  address=(peer["addresses"] or [""])[0])
+        if peer.get("equivocated"):
+            text += "\n    " + t("peers.equivocated")
         _emit(args, peer, text)
 
 

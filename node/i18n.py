@@ -51,6 +51,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.skill": ("compétence", "skill"),
     "kind.other": ("autre", "other"),
     "peers.none": ("Aucun pair connu.", "No known peers."),
+    "peers.equivocated": (
+        "⚠ ce nœud a signé deux versions de son journal : preuve d'équivoque conservée (maillage audit)",
+        "⚠ this node signed two versions of its log: proof of equivocation kept (maillage audit)",
+    ),
     "peers.row": ("{name}  {state}  {address}\n    {node_id}  empreinte {fingerprint}",
                   "{name}  {state}  {address}\n    {node_id}  fingerprint {fingerprint}"),
     "sync.report": ("{contacted} pair(s) contacté(s), {stored} enregistrement(s) reçu(s), {failed} injoignable(s), {refused} refusé(s).",

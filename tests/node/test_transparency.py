@@ -3,10 +3,14 @@ checkpoints, a forked log is caught and the proof travels, a restored backup doe
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from node import cli
 from node.app import RunningNode
 from node.clock import now_ms
 from protocol import open_envelope, seal
@@ -72,7 +76,9 @@ async def test_every_event_is_logged_by_both_parties_and_witnesses_cosign_consis
             assert verify_inclusion(leaf_hash(raw), proof["index"], checkpoint.size, proof["inclusion"], checkpoint.root)
 
 
-async def test_a_node_that_signs_two_different_logs_is_caught_and_a_third_node_accepts_the_proof(tmp_path: Path) -> None:
+async def test_a_node_that_signs_two_different_logs_is_caught_and_a_third_node_accepts_the_proof(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     club_config = make_home(tmp_path, "Club sportif", auto_accept=["*"])
     async with running(club_config) as club, running(make_home(tmp_path, "Banque alimentaire")) as food, \
             running(make_home(tmp_path, "MJC")) as youth:
@@ -98,6 +104,11 @@ async def test_a_node_that_signs_two_different_logs_is_caught_and_a_third_node_a
             status, listed = await third("GET", "/peers")
             flagged = {p["node_id"]: p.get("equivocated") for p in listed["peers"]}
             assert flagged[club.node.node_id] is True and flagged[food.node.node_id] is False
+            capsys.readouterr()
+            assert await asyncio.to_thread(cli.main, ["peers", "--home", str(youth.config.home)]) == 0
+            shown = capsys.readouterr().out
+            club_row = shown[shown.index("Club sportif"):]
+            assert "⚠ ce nœud a signé deux versions de son journal" in club_row.split("Banque alimentaire")[0]
 
 
 async def test_a_node_restored_from_an_old_backup_refuses_to_fork_its_log(tmp_path: Path) -> None:
