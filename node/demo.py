@@ -12,9 +12,16 @@ import asyncio
 import signal
 from pathlib import Path
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from protocol.availability import day_period
+
+from storage import agreements as stored_agreements
 from storage import records, session
 
-from . import catalogue
+from . import agreements, catalogue
+from .clock import now_ms
 from .app import RunningNode, start_node
 from .config import Seed, load
 from .home import init_home
@@ -22,6 +29,7 @@ from .i18n import t
 from .sample_data import ASSOCIATIONS, SampleAssociation
 
 CONVERGENCE_ROUNDS = 20
+PARIS = "Europe/Paris"
 
 
 def _prepare(base: Path, assoc: SampleAssociation, port: int) -> Path:
@@ -74,6 +82,7 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
             counts = {_count(n) for n in nodes}
             if len(counts) == 1:
                 break
+        await _sample_loan(borrower=nodes[0], owner=nodes[1])
         _print_welcome(nodes, base)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -83,6 +92,42 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
     finally:
         for running in reversed(nodes):
             await running.stop()
+
+
+async def _sample_loan(*, borrower: RunningNode, owner: RunningNode) -> None:
+    """The food bank borrows the sports club's minibus next Saturday: asked, offered, accepted, sealed."""
+    with session(borrower.node.engine) as s:
+        if stored_agreements.listing(s, limit=1):
+            return  # a previous run already made it
+    today = datetime.now(ZoneInfo(PARIS)).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    terms = {
+        "resource": "minibus-9-places",
+        "period": day_period(saturday, saturday, PARIS).to_wire(),
+        "quantity": 1,
+        "purpose": "Collecte nationale de la banque alimentaire",
+        "fee": {"amount": 0, "currency": "EUR"},
+        "deposit": {"amount": 0, "currency": "EUR"},
+        "expires": now_ms() + 7 * 86_400_000,
+    }
+    asked = await agreements.open_loan(borrower.node, owner.node.node_id, terms)
+    offer = {"terms": {**terms, "deposit": {"amount": 30_000, "currency": "EUR"}}}
+    for node, waits_for, action, data in ((owner, "requested", "offer", offer), (borrower, "offered", "accept", {})):
+        await _until_state(node, asked.state.id, waits_for)
+        await agreements.take_step(node.node, asked.state.id, action, data)
+    await _until_state(owner, asked.state.id, "sealed")
+
+
+async def _until_state(running: RunningNode, agreement_id: bytes, state: str) -> None:
+    """Wait (bounded) until an agreement step has reached this node through the other's outbox."""
+    for _ in range(100):
+        with session(running.node.engine) as s:
+            row = stored_agreements.get(s, agreement_id)
+        if row is not None and row.state == state:
+            return
+        running.node.deliver_soon()
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the demo loan did not reach {state!r} on {running.config.name}")
 
 
 def _print_welcome(nodes: list[RunningNode], base: Path) -> None:
@@ -97,6 +142,10 @@ def _print_welcome(nodes: list[RunningNode], base: Path) -> None:
     print(f"  .venv/bin/maillage search --home {home} minibus")
     print(f"  .venv/bin/maillage search --home {home} sono --near 45.76,4.84 --km 10")
     print(f"  .venv/bin/maillage peers --home {home}")
+    lender = nodes[0].config.home
+    lender = lender.relative_to(Path.cwd()) if lender.is_relative_to(Path.cwd()) else lender
+    print(f"  .venv/bin/maillage agreements --home {lender}")
+    print(f"  .venv/bin/maillage audit verify --home {lender} <ACCORD>")
     print(f"  curl {nodes[0].url}/api/v1/openapi.json")
     print()
     print(t("demo.stop"), flush=True)
