@@ -126,11 +126,14 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
         if event.issued_at - now > EVENT_FUTURE_MS:
             # Later events may not be dated before this one: a far-future date would block the chain.
             raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
-        state = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
+        state, overtaken = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
         moved = apply(state, event)
         if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
             raise Forbidden("only the parties of an agreement exchange its events")
         _commit(s, node, state, moved, event, now)
+        if overtaken:
+            message = f"overtaken by the other party before it arrived: {overtaken}"
+            agreements.set_refusal(s, moved.id, {"code": "out-of-order", "message": message}, now_ms=now)
         if not _accepts_at_once(s, node, moved, event):
             return Progress(moved, event.raw)
         answer = next_event(node.key, moved, "accept", {}, now_ms=now)
@@ -156,22 +159,22 @@ def _accepts_at_once(s: Session, node: Node, state: AgreementState, event: Envel
 
 def _yield_to_authority(
     s: Session, node: Node, state: AgreementState | None, event: Envelope, now: int
-) -> AgreementState | None:
-    """Drop our own unacknowledged events that the authority's event overtook (both acted at once)."""
+) -> tuple[AgreementState | None, str]:
+    """Drop our own unacknowledged events that the authority's event overtook (both acted at once).
+
+    Returns the state to apply the event to and the overtaken actions ("" when none).
+    """
     if state is None or state.role_of(node.node_id) == AUTHORITY_ROLE.get(state.kind):
-        return state
+        return state, ""
     seq = event.body.get("seq")
     if state.role_of(event.issuer) != AUTHORITY_ROLE.get(state.kind) or type(seq) is not int or not 0 < seq <= state.seq:
-        return state
+        return state, ""
     raws = agreements.chain(s, state.id)
     overtaken = open_chain(raws[seq:])
     if any(e.issuer != node.node_id for e in overtaken) or agreements.acknowledged(s, [e.message_id for e in overtaken]):
-        return state  # the authority already holds them: let apply() refuse the event as out of order
+        return state, ""  # the authority already holds them: let apply() refuse the event as out of order
     agreements.drop_from(s, state.id, seq, now_ms=now)
-    actions = ", ".join(str(e.body.get("action")) for e in overtaken)
-    refusal = {"code": "out-of-order", "message": f"overtaken by the other party before it arrived: {actions}"}
-    agreements.set_refusal(s, state.id, refusal, now_ms=now)
-    return replay(open_chain(raws[:seq]))
+    return replay(open_chain(raws[:seq])), ", ".join(str(e.body.get("action")) for e in overtaken)
 
 
 # ---- one transaction per step ----------------------------------------------------------------

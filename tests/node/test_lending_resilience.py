@@ -212,3 +212,37 @@ async def test_an_owner_killed_after_sealing_loses_nothing_and_an_offline_borrow
             assert json.dumps(found["events"])  # JSON-safe through the API
     finally:
         club.kill()
+
+
+async def test_when_both_parties_act_at_once_the_owners_step_wins_and_the_overtaken_one_stays_logged(tmp_path: Path) -> None:
+    club_config = make_home(tmp_path, "Club sportif")
+    async with running(make_home(tmp_path, "Banque alimentaire")) as food:
+        async with local_api(food) as borrower:
+            async with running(club_config) as club:
+                introduce(food, club)
+                async with local_api(club) as owner:
+                    await publish(owner, MINIBUS)
+                _, asked = await borrower("POST", "/loans", json={
+                    "owner": club.node.node_id, "resource": "minibus", "period": days_ahead(3, 3)})
+                assert asked["state"] == "requested" and asked["pending_deliveries"] == 0
+            loan = asked["id"]
+            # The club's node is off: the food bank withdraws its request meanwhile (queued)...
+            _, withdrawn = await borrower("POST", f"/agreements/{loan}/withdraw", json={})
+            assert withdrawn["state"] == "withdrawn" and withdrawn["pending_deliveries"] == 1
+            async with running(club_config) as club:
+                introduce(food, club)
+                introduce(club, food)
+                # ...while the club, back, accepts the request it holds. The owner orders the chain.
+                async with local_api(club) as owner:
+                    _, accepted = await owner("POST", f"/agreements/{loan}/accept", json={})
+                    assert accepted["state"] == "sealed"
+                await until(lambda: _state_is(borrower, loan, "sealed"), timeout=15)
+                _, mine = await borrower("GET", f"/agreements/{loan}")
+                assert [e["action"] for e in mine["events"]] == ["request", "accept"]
+                assert mine["pending_deliveries"] == 0 and mine["refusal"]["code"] == "out-of-order"
+                assert _chain(food, bytes.fromhex(loan)) == _chain(club, bytes.fromhex(loan))
+    # The withdrawal the food bank signed is out of the chain but kept: its log still checks out.
+    from node.audit_api import audit_log
+
+    _, checked, findings = audit_log(food.node.engine)
+    assert findings == [] and checked["entries"] == 3
