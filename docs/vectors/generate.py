@@ -1270,6 +1270,257 @@ def agreements_file() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# log.json
+
+# The eight test leaves of the certificate-transparency Go and C++ suites (as in tests/protocol/test_merkle.py).
+CT_LEAVES = [
+    b"",
+    b"\x00",
+    b"\x10",
+    b"\x20\x21",
+    b"\x30\x31",
+    b"\x40\x41\x42\x43",
+    b"\x50\x51\x52\x53\x54\x55\x56\x57",
+    b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f",
+]
+CT_ROOT_8 = "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"  # published root of all eight
+CT_INCLUSION = [(0, 1), (0, 8), (5, 8), (2, 3), (1, 5)]  # (index, size), leaves numbered from 0
+CT_CONSISTENCY = [(1, 1), (1, 8), (6, 8), (2, 5)]  # (old_size, new_size)
+
+
+def log_file(agreements: Mapping[str, Any]) -> dict[str, Any]:
+    from protocol.checkpoints import (
+        CHECKPOINT_TYPE,
+        COSIGNATURE_TYPE,
+        cosignature_body,
+        cosigns,
+        is_equivocation,
+        parse_checkpoint,
+        parse_cosignature,
+    )
+    from protocol.envelope import stored_envelope
+    from protocol.merkle import (
+        EMPTY_ROOT,
+        LEAF_PREFIX,
+        NODE_PREFIX,
+        consistency_proof,
+        inclusion_proof,
+        leaf_hash,
+        root,
+        verify_consistency,
+        verify_inclusion,
+    )
+
+    trees: dict[str, list[bytes]] = {}  # tree name -> leaf data
+
+    def tree(name: str, leaves: list[bytes], note: str, **extra: Any) -> dict[str, Any]:
+        trees[name] = leaves
+        hashes = [leaf_hash(d) for d in leaves]
+        return {
+            "name": name,
+            "note": note,
+            **extra,
+            "leaves_hex": [d.hex() for d in leaves],
+            "leaf_hashes_hex": [h.hex() for h in hashes],
+            "roots_hex": [root(hashes[:n]).hex() for n in range(len(leaves) + 1)],
+        }
+
+    def hashes_of(name: str) -> list[bytes]:
+        return [leaf_hash(d) for d in trees[name]]
+
+    def inclusion(name: str, tree_name: str, index: int, size: int, *, tamper: Callable[[list[bytes]], list[bytes]] | None = None,
+                  note: str = "") -> dict[str, Any]:
+        hashes = hashes_of(tree_name)
+        proof = inclusion_proof(hashes, index, size)
+        if tamper is not None:
+            proof = tamper(proof)
+        top = root(hashes[:size])
+        ok = verify_inclusion(hashes[index], index, size, proof, top)
+        if ok != (tamper is None):
+            raise SystemExit(f"log.json: inclusion {name!r} verifies={ok}")
+        case = {"name": name, "tree": tree_name, "index": index, "size": size, "leaf_hash_hex": hashes[index].hex(),
+                "root_hex": top.hex(), "proof_hex": [p.hex() for p in proof], "verifies": ok}
+        return {**case, "note": note} if note else case
+
+    def consistency(name: str, tree_name: str, old: int, new: int, *, tamper: Callable[[list[bytes]], list[bytes]] | None = None,
+                    note: str = "") -> dict[str, Any]:
+        hashes = hashes_of(tree_name)
+        proof = consistency_proof(hashes, old, new)
+        if tamper is not None:
+            proof = tamper(proof)
+        old_root, new_root = root(hashes[:old]), root(hashes[:new])
+        ok = verify_consistency(old, new, old_root, new_root, proof)
+        if ok != (tamper is None):
+            raise SystemExit(f"log.json: consistency {name!r} verifies={ok}")
+        case = {"name": name, "tree": tree_name, "old_size": old, "new_size": new, "old_root_hex": old_root.hex(),
+                "new_root_hex": new_root.hex(), "proof_hex": [p.hex() for p in proof], "verifies": ok}
+        return {**case, "note": note} if note else case
+
+    # -- (a) the certificate-transparency leaves
+    ct = tree("certificate transparency", CT_LEAVES, "the 8 test leaves of the certificate-transparency Go and C++ suites")
+    if ct["roots_hex"][8] != CT_ROOT_8 or ct["roots_hex"][0] != EMPTY_ROOT.hex():
+        raise SystemExit("log.json: the CT roots disagree with the published ones")
+
+    # -- (b) the club's log: every event of both agreement chains it is a party to, in the order it stored them
+    events = [bytes.fromhex(step["hex"]) for chain in agreements["chains"] for step in chain["events"]]
+    events.sort(key=lambda raw: stored_envelope(raw).issued_at)  # iat differ: a total order, as the club stored them
+    club_log = "club's agreement events"
+    ids = [stored_envelope(raw).message_id for raw in events]
+    log = tree(club_log, events,
+               f"the log of {CLUB.node_id[:8]}…: the events of both chains of agreements.json (it is a party to both), "
+               "in iat order; each leaf is an event's exact envelope bytes",
+               origin=CLUB.node_id, message_ids_hex=[m.hex() for m in ids])  # fmt: skip
+    club_hashes = hashes_of(club_log)
+    size = len(events)
+    last_iat = stored_envelope(events[-1]).issued_at
+
+    def checkpoint(label: str, body: Mapping[str, Any], iat: int, key: SigningKey = CLUB, aud: list[str] | None = None) -> bytes:
+        return sealed(key, CHECKPOINT_TYPE, body, label=f"log checkpoint {label}", iat=iat, aud=aud)
+
+    def checkpoint_case(name: str, raw: bytes, error: str | None, note: str, tree_name: str | None = club_log) -> dict[str, Any]:
+        got = outcome(lambda: parse_checkpoint(open_envelope(raw)))
+        if error is not None:
+            if got != {"error": error}:
+                raise SystemExit(f"log.json: checkpoint {name!r}: {got}")
+            return {"name": name, "envelope_hex": raw.hex(), "note": note, "expect": {"error": error}}
+        cp = got["ok"]
+        if tree_name is not None and cp.root != root(hashes_of(tree_name)[: cp.size]):
+            raise SystemExit(f"log.json: checkpoint {name!r} does not match its tree")
+        env = open_envelope(raw)
+        return {
+            "name": name,
+            "envelope_hex": raw.hex(),
+            "note": note,
+            **({"tree": tree_name} if tree_name else {}),
+            "body": typed(env.body),
+            "expect": {"ok": {"origin": cp.origin, "size": cp.size, "root_hex": cp.root.hex(), "iat": cp.issued_at,
+                              "message_id_hex": cp.message_id.hex()}},
+        }  # fmt: skip
+
+    final_raw = checkpoint("final", {"size": size, "root": root(club_hashes)}, last_iat + HOUR)
+    mid_size = 6
+    mid_raw = checkpoint("six", {"size": mid_size, "root": root(club_hashes[:mid_size])}, stored_envelope(events[mid_size]).issued_at - HOUR)
+    again_raw = checkpoint("six again", {"size": mid_size, "root": root(club_hashes[:mid_size])}, stored_envelope(events[mid_size]).issued_at - 30 * MINUTE)
+    forked = club_hashes[: mid_size - 1] + [leaf_hash(events[mid_size])]  # the 6th event left out, the 7th in its place
+    fork_raw = checkpoint("six forked", {"size": mid_size, "root": root(forked)}, stored_envelope(events[mid_size]).issued_at)
+    smaller_raw = checkpoint("shrunk", {"size": 4, "root": root(club_hashes[:4])}, last_iat + 2 * HOUR)
+    food_raw = checkpoint("food six", {"size": mid_size, "root": root(forked)}, stored_envelope(events[mid_size]).issued_at, key=FOOD)
+    good_root = root(club_hashes)
+    checkpoints = [
+        checkpoint_case("the club's checkpoint of its whole log", final_raw, None,
+                        f"size {size}: the tree's root at that size, signed an hour after the last event"),
+        checkpoint_case("the club's checkpoint at size 6", mid_raw, None, "an earlier checkpoint; consistency 6 → 10 below"),
+        checkpoint_case("extra body key", checkpoint("extra key", {"size": size, "root": good_root, "note": "x"}, last_iat),
+                        "invalid", "the body is the closed map {size, root}"),
+        checkpoint_case("root of 31 bytes", checkpoint("short root", {"size": size, "root": good_root[:31]}, last_iat),
+                        "invalid", "root is exactly 32 bytes"),
+        checkpoint_case("negative size", checkpoint("negative", {"size": -1, "root": good_root}, last_iat),
+                        "invalid", "size is an integer in [0, 2^53 − 1]"),
+        checkpoint_case("size above 2^53 - 1", checkpoint("huge", {"size": 2**53, "root": good_root}, last_iat),
+                        "invalid", "size is an integer in [0, 2^53 − 1]"),
+        checkpoint_case("root as a string", checkpoint("str root", {"size": size, "root": good_root.hex()}, last_iat),
+                        "invalid", "root is binary, not text"),
+        checkpoint_case("checkpoint with an audience",
+                        checkpoint("aud", {"size": size, "root": good_root}, last_iat, aud=[YOUTH.node_id]),
+                        "invalid", "a checkpoint is public: no aud"),
+        checkpoint_case("empty log", checkpoint("empty", {"size": 0, "root": EMPTY_ROOT}, T0 - HOUR), None,
+                        "size 0: the root is SHA-256 of nothing"),
+    ]  # fmt: skip
+
+    # Cosignatures: the youth centre witnessed the club's final checkpoint.
+    final = parse_checkpoint(open_envelope(final_raw))
+    mid = parse_checkpoint(open_envelope(mid_raw))
+
+    def cosignature_case(name: str, raw: bytes, of: bytes, note: str) -> dict[str, Any]:
+        cos = parse_cosignature(open_envelope(raw))
+        cp = parse_checkpoint(open_envelope(of))
+        return {"name": name, "envelope_hex": raw.hex(), "checkpoint_hex": of.hex(), "note": note,
+                "body": typed(open_envelope(raw).body),
+                "expect": {"witness": cos.witness, "cosigns": cosigns(cos, cp)}}  # fmt: skip
+
+    cos_raw = sealed(YOUTH, COSIGNATURE_TYPE, cosignature_body(final), label="log cosignature final", iat=last_iat + HOUR + MINUTE)
+    cosignatures = [
+        cosignature_case("the youth centre cosigns the club's final checkpoint", cos_raw, final_raw,
+                         "it checked a consistency proof from size 6, the last checkpoint it had seen"),
+        cosignature_case("a cosignature of another checkpoint", cos_raw, mid_raw,
+                         "names the final checkpoint: it does not vouch for the size-6 one"),
+        cosignature_case(
+            "a cosignature with the wrong root",
+            sealed(YOUTH, COSIGNATURE_TYPE, {**cosignature_body(final), "root": mid.root}, label="log cosignature bad root",
+                   iat=last_iat + HOUR + MINUTE),
+            final_raw, "names the checkpoint's message id but another root"),
+    ]  # fmt: skip
+    if [c["expect"]["cosigns"] for c in cosignatures] != [True, False, False]:
+        raise SystemExit("log.json: cosignature outcomes changed")
+    refused_cos = sealed(YOUTH, COSIGNATURE_TYPE, {**cosignature_body(final), "size": -1}, label="log cosignature negative",
+                         iat=last_iat + HOUR + MINUTE)  # fmt: skip
+    if outcome(lambda: parse_cosignature(open_envelope(refused_cos))) != {"error": "invalid"}:
+        raise SystemExit("log.json: a cosignature of size -1 was accepted")
+    cosignatures.append({"name": "a cosignature of negative size", "envelope_hex": refused_cos.hex(),
+                         "note": "the body is {origin, checkpoint, size, root} with the checkpoint's own types",
+                         "expect": {"error": "invalid"}})  # fmt: skip
+
+    def flip(i: int, byte: int = 31, bit: int = 0) -> Callable[[list[bytes]], list[bytes]]:
+        return lambda proof: [flip_bit(p, byte, bit) if j == i else p for j, p in enumerate(proof)]
+
+    inclusions = [inclusion(f"CT leaf {i} in a tree of {n}", "certificate transparency", i, n) for i, n in CT_INCLUSION]
+    inclusions += [inclusion(f"event {i} in the club's log of {size}", club_log, i, size) for i in range(size)]
+    inclusions += [
+        inclusion("event 4 in the club's log at size 6", club_log, 4, mid_size),
+        inclusion("one flipped bit", club_log, 3, size, tamper=flip(1, 0, 7),
+                  note="the top bit of the first byte of the second hash is flipped"),
+        inclusion("CT leaf 5 of 8, last bit flipped", "certificate transparency", 5, 8, tamper=flip(2)),
+        inclusion("a hash too many", club_log, 2, size, tamper=lambda p: [*p, p[-1]], note="the path is longer than the tree is deep"),
+        inclusion("a hash missing", club_log, 2, size, tamper=lambda p: p[:-1]),
+    ]  # fmt: skip
+    consistencies = [consistency(f"CT {m} → {n}", "certificate transparency", m, n) for m, n in CT_CONSISTENCY]
+    consistencies += [
+        consistency("the club's log 6 → 10", club_log, mid_size, size, note="from the size-6 checkpoint to the final one"),
+        consistency("the club's log 4 → 10", club_log, 4, size, note="a power of two: the old root is a node of the new tree"),
+        consistency("the club's log 0 → 10", club_log, 0, size, note="the empty tree is a prefix of every tree: empty proof"),
+        consistency("the club's log 6 → 10, one flipped bit", club_log, mid_size, size, tamper=flip(0, 5, 3)),
+    ]  # fmt: skip
+
+    def pair(name: str, first: bytes, second: bytes, rule: str, note: str) -> dict[str, Any]:
+        a, b = (parse_checkpoint(open_envelope(raw)) for raw in (first, second))
+        shrinks = a.origin == b.origin and (
+            (b.issued_at > a.issued_at and b.size < a.size) or (a.issued_at > b.issued_at and a.size < b.size))
+        fork = is_equivocation(a, b)
+        got = "same size, two roots" if fork else "newer and smaller" if shrinks else "none"
+        if got != rule:
+            raise SystemExit(f"log.json: pair {name!r} is {got!r}, not {rule!r}")
+        return {"name": name, "first_hex": first.hex(), "second_hex": second.hex(), "note": note,
+                "expect": {"equivocation": rule != "none", "rule": rule}}  # fmt: skip
+
+    equivocations = [
+        pair("two roots for size 6", mid_raw, fork_raw, "same size, two roots",
+             "the second leaves event 5 out: both are signed by the club, so the pair proves the fork"),
+        pair("the same size and root signed twice", mid_raw, again_raw, "none", "two envelopes, one statement"),
+        pair("a larger, consistent checkpoint", mid_raw, final_raw, "none", "sizes differ: a consistency proof decides"),
+        pair("a newer, smaller checkpoint", final_raw, smaller_raw, "newer and smaller", "a log never shrinks"),
+        pair("two origins", mid_raw, food_raw, "none", "one size, two roots, but two different logs"),
+    ]  # fmt: skip
+
+    return {
+        "format": FORMAT_VERSION,
+        "description": "Transparency logs (RFC 9162 §2.1): leaf and node hashes, roots, inclusion and consistency proofs; "
+        "a node's log of agreement events with its signed checkpoints and a witness's cosignature; refused checkpoints, "
+        "proofs that must not verify, equivocation pairs.",
+        "leaf_prefix_hex": LEAF_PREFIX.hex(),
+        "node_prefix_hex": NODE_PREFIX.hex(),
+        "empty_root_hex": EMPTY_ROOT.hex(),
+        "checkpoint_type": CHECKPOINT_TYPE,
+        "cosignature_type": COSIGNATURE_TYPE,
+        "trees": [ct, log],
+        "inclusion": inclusions,
+        "consistency": consistencies,
+        "checkpoints": checkpoints,
+        "cosignatures": cosignatures,
+        "equivocations": equivocations,
+    }
+
+
+# --------------------------------------------------------------------------
 
 
 def build() -> dict[str, str]:
@@ -1284,6 +1535,7 @@ def build() -> dict[str, str]:
         "rotation.json": rotation_file(),
         "agreements.json": agreements_file(),
     }
+    files["log.json"] = log_file(files["agreements.json"])
     return {name: dump_json(data) + "\n" for name, data in files.items()}
 
 

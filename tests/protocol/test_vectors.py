@@ -53,6 +53,7 @@ SECTIONS = {
     "reconcile.json": ("exchanges", "invalid"),
     "rotation.json": ("rotations", "open"),
     "agreements.json": ("chains", "refusals"),
+    "log.json": ("trees", "inclusion", "consistency", "checkpoints", "cosignatures", "equivocations"),
 }
 
 
@@ -447,3 +448,161 @@ def test_agreement_refusal_vector(case: dict[str, Any]) -> None:
     before = state
     expect_error(case["error"], lambda: apply(state, event))
     assert state is before
+
+
+# ---------------------------------------------------------------------------
+# log.json
+
+
+def _naive_root(leaf_hashes: list[bytes]) -> bytes:
+    """MTH of RFC 9162 §2.1.1 as written (recursion on the largest power of two below n), with hashlib only."""
+    if not leaf_hashes:
+        return hashlib.sha256(b"").digest()
+    if len(leaf_hashes) == 1:
+        return leaf_hashes[0]
+    k = 1
+    while k * 2 < len(leaf_hashes):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _naive_root(leaf_hashes[:k]) + _naive_root(leaf_hashes[k:])).digest()
+
+
+def _log_tree(name: str) -> dict[str, Any]:
+    return next(t for t in FILES["log.json"]["trees"] if t["name"] == name)
+
+
+def _hexes(values: list[str]) -> list[bytes]:
+    return [bytes.fromhex(v) for v in values]
+
+
+def test_log_constants() -> None:
+    from protocol.checkpoints import CHECKPOINT_TYPE, COSIGNATURE_TYPE
+    from protocol.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX
+
+    data = FILES["log.json"]
+    assert bytes.fromhex(data["leaf_prefix_hex"]) == LEAF_PREFIX == b"\x00"
+    assert bytes.fromhex(data["node_prefix_hex"]) == NODE_PREFIX == b"\x01"
+    assert bytes.fromhex(data["empty_root_hex"]) == EMPTY_ROOT == hashlib.sha256(b"").digest()
+    assert (data["checkpoint_type"], data["cosignature_type"]) == (CHECKPOINT_TYPE, COSIGNATURE_TYPE)
+
+
+def test_log_ct_vectors_agree_with_test_merkle() -> None:
+    """The CT leaves and proofs here are those of tests/protocol/test_merkle.py."""
+    from .test_merkle import (
+        CONSISTENCY_VECTORS,
+        INCLUSION_VECTORS,
+        LEAF_HASHES,
+        LEAVES,
+        ROOTS,
+    )
+
+    ct = _log_tree("certificate transparency")
+    assert _hexes(ct["leaves_hex"]) == LEAVES
+    assert _hexes(ct["leaf_hashes_hex"]) == LEAF_HASHES
+    assert _hexes(ct["roots_hex"]) == ROOTS
+    good = [c for c in FILES["log.json"]["inclusion"] if c["tree"] == ct["name"] and c["verifies"]]
+    assert [(c["index"], c["size"], _hexes(c["proof_hex"])) for c in good] == INCLUSION_VECTORS
+    good = [c for c in FILES["log.json"]["consistency"] if c["tree"] == ct["name"] and c["verifies"]]
+    assert [(c["old_size"], c["new_size"], _hexes(c["proof_hex"])) for c in good] == CONSISTENCY_VECTORS
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "trees"))
+def test_log_tree_vector(case: dict[str, Any]) -> None:
+    from protocol.envelope import stored_envelope
+    from protocol.merkle import leaf_hash, root
+
+    leaves = _hexes(case["leaves_hex"])
+    hashes = _hexes(case["leaf_hashes_hex"])
+    assert [hashlib.sha256(b"\x00" + d).digest() for d in leaves] == hashes == [leaf_hash(d) for d in leaves]
+    assert len(case["roots_hex"]) == len(leaves) + 1
+    for n, want in enumerate(_hexes(case["roots_hex"])):
+        assert root(hashes[:n]) == want == _naive_root(hashes[:n])
+    if "message_ids_hex" in case:  # a node's log: each leaf is an agreement event's exact envelope bytes
+        chains = FILES["agreements.json"]["chains"]
+        events = {step["message_id_hex"]: step["hex"] for chain in chains for step in chain["events"]}
+        assert [stored_envelope(d).message_id.hex() for d in leaves] == case["message_ids_hex"]
+        assert [events[m] for m in case["message_ids_hex"]] == case["leaves_hex"]
+        assert {stored_envelope(d).type for d in leaves} == {FILES["agreements.json"]["event_type"]}
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "inclusion"))
+def test_log_inclusion_vector(case: dict[str, Any]) -> None:
+    from protocol.merkle import inclusion_proof, verify_inclusion
+
+    tree = _log_tree(case["tree"])
+    hashes = _hexes(tree["leaf_hashes_hex"])
+    index, size = case["index"], case["size"]
+    leaf, top, proof = bytes.fromhex(case["leaf_hash_hex"]), bytes.fromhex(case["root_hex"]), _hexes(case["proof_hex"])
+    assert leaf == hashes[index] and top.hex() == tree["roots_hex"][size]
+    assert verify_inclusion(leaf, index, size, proof, top) is case["verifies"]
+    if case["verifies"]:
+        assert inclusion_proof(hashes, index, size) == proof
+    else:
+        assert inclusion_proof(hashes, index, size) != proof
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "consistency"))
+def test_log_consistency_vector(case: dict[str, Any]) -> None:
+    from protocol.merkle import consistency_proof, verify_consistency
+
+    tree = _log_tree(case["tree"])
+    hashes = _hexes(tree["leaf_hashes_hex"])
+    old, new = case["old_size"], case["new_size"]
+    old_root, new_root = bytes.fromhex(case["old_root_hex"]), bytes.fromhex(case["new_root_hex"])
+    assert (old_root.hex(), new_root.hex()) == (tree["roots_hex"][old], tree["roots_hex"][new])
+    proof = _hexes(case["proof_hex"])
+    assert verify_consistency(old, new, old_root, new_root, proof) is case["verifies"]
+    assert (consistency_proof(hashes, old, new) == proof) is case["verifies"]
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "checkpoints"))
+def test_log_checkpoint_vector(case: dict[str, Any]) -> None:
+    from protocol.checkpoints import parse_checkpoint
+
+    raw = bytes.fromhex(case["envelope_hex"])
+    env = open_envelope(raw)  # every one opens: a refusal is the body's
+    assert env.type == FILES["log.json"]["checkpoint_type"]
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], lambda: parse_checkpoint(env))
+        return
+    want = case["expect"]["ok"]
+    cp = parse_checkpoint(env)
+    assert to_typed(env.body) == case["body"]
+    assert set(env.body) == {"size", "root"} and "aud" not in env.payload
+    assert (cp.origin, cp.size, cp.root.hex(), cp.issued_at, cp.message_id.hex()) == (
+        want["origin"], want["size"], want["root_hex"], want["iat"], want["message_id_hex"])
+    assert cp.raw == raw
+    if "tree" in case:
+        tree = _log_tree(case["tree"])
+        assert tree["origin"] == cp.origin
+        assert tree["roots_hex"][cp.size] == want["root_hex"]
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "cosignatures"))
+def test_log_cosignature_vector(case: dict[str, Any]) -> None:
+    from protocol.checkpoints import cosigns, parse_checkpoint, parse_cosignature
+
+    env = open_envelope(bytes.fromhex(case["envelope_hex"]))
+    assert env.type == FILES["log.json"]["cosignature_type"]
+    if "error" in case["expect"]:
+        expect_error(case["expect"]["error"], lambda: parse_cosignature(env))
+        return
+    cos = parse_cosignature(env)
+    assert to_typed(env.body) == case["body"]
+    assert cos.witness == case["expect"]["witness"]
+    checkpoint = parse_checkpoint(open_envelope(bytes.fromhex(case["checkpoint_hex"])))
+    assert cos.witness != checkpoint.origin
+    assert cosigns(cos, checkpoint) is case["expect"]["cosigns"]
+
+
+@pytest.mark.parametrize("case", _cases("log.json", "equivocations"))
+def test_log_equivocation_vector(case: dict[str, Any]) -> None:
+    """Judged from the two signed envelopes alone, as a node does with a proof passed on to it."""
+    from protocol.checkpoints import is_equivocation, parse_checkpoint
+
+    a, b = (parse_checkpoint(open_envelope(bytes.fromhex(case[k]))) for k in ("first_hex", "second_hex"))
+    rule = case["expect"]["rule"]
+    assert is_equivocation(a, b) is is_equivocation(b, a) is (rule == "same size, two roots")
+    newer, older = (a, b) if a.issued_at > b.issued_at else (b, a)
+    shrank = a.origin == b.origin and newer.issued_at > older.issued_at and newer.size < older.size
+    assert shrank is (rule == "newer and smaller")
+    assert (is_equivocation(a, b) or shrank) is case["expect"]["equivocation"]
