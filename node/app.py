@@ -24,6 +24,7 @@ from .peers import PeerClient
 from .runtime import NODE, Node
 from .sync import Synchronizer
 from .transparency import Witness
+from .web import setup as setup_web
 from .wire import FEDERATION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def create_app(config: NodeConfig) -> web.Application:
     app.cleanup_ctx.append(_discovery)
     app.add_subapp(FEDERATION_PREFIX, federation.create_app())
     app.add_subapp(api.API_PREFIX, api.create_app())
-    app.router.add_get("/", _index)
+    setup_web(app)  # the web pages on "/" (node/web), beside /api/v1, /fed/v1 and /ical
     app.add_routes(calendar_feeds.ROUTES)
     return app
 
@@ -131,12 +132,6 @@ def _loopback_only(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-async def _index(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    text = f"Maillage — {node.config.name}\nnœud {node.node_id}\nAPI : {api.API_PREFIX}/openapi.json\n"
-    return web.Response(text=text)
 
 
 @dataclass

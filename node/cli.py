@@ -58,16 +58,23 @@ def _client(args: argparse.Namespace) -> ApiClient:
 def cmd_init(args: argparse.Namespace) -> None:
     from .home import init_home
 
-    config = init_home(_home(args), name=args.name, port=args.port, db_url=args.db)
+    from storage.users import new_password
+
+    from .home import FIRST_ADMIN
+
+    password = new_password()  # printed once below; only its hash is stored
+    config = init_home(_home(args), name=args.name, port=args.port, db_url=args.db, admin_password=password)
     from storage.identity import read_key_file
 
     node_id = read_key_file(config.key_path).node_id
     if args.json:
-        print(json.dumps({"node_id": node_id, "fingerprint": fingerprint(node_id), "home": str(config.home)}))
+        print(json.dumps({"node_id": node_id, "fingerprint": fingerprint(node_id), "home": str(config.home),
+                          "admin": {"name": FIRST_ADMIN, "password": password}}))
         return
     print(t("init.done", name=config.name))
     print(t("init.id", node_id=node_id))
     print(t("init.fingerprint", fingerprint=fingerprint(node_id)))
+    print(t("init.admin", name=FIRST_ADMIN, password=password))
     print(t("init.next", home=args.home))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from protocol import SigningKey
 
-from storage import identity, make_engine, session, upgrade
+from storage import identity, make_engine, session, upgrade, users
 
 from . import catalogue
 from .clock import now_ms
@@ -22,12 +22,24 @@ class HomeError(Exception):
     """The home folder cannot be created or is not a node home."""
 
 
+FIRST_ADMIN = "admin"
+
+
 def init_home(
-    home: Path, *, name: str, port: int, db_url: str | None = None, profile: dict[str, Any] | None = None
+    home: Path,
+    *,
+    name: str,
+    port: int,
+    db_url: str | None = None,
+    profile: dict[str, Any] | None = None,
+    admin_password: str | None = None,
 ) -> NodeConfig:
-    """Create a node: key file (0600), API token (0600), config, migrated database, signed descriptor.
+    """Create a node: key file (0600), API token (0600), config, migrated database, signed descriptor,
+    and the first web administrator, ``admin``.
 
     ``profile`` holds the association's public description, territory, contact and location.
+    ``admin_password`` is the administrator's one-time password (only its hash is stored);
+    without it a random one nobody knows is set (an administrator can be given one later).
     """
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -46,6 +58,8 @@ def init_home(
         upgrade(engine)
         with session(engine) as s, s.begin():
             identity.save(s, key.node_id, config.name, now_ms=now_ms())
+            password = admin_password or users.new_password()
+            users.create(s, FIRST_ADMIN, "admin", users.hash_password(password), now_ms=now_ms())
         catalogue.publish_descriptor(engine, key, config)
     finally:
         engine.dispose()

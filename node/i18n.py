@@ -25,6 +25,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Le nœud est en marche : arrêtez-le avant de renouveler sa clé.",
         "The node is running: stop it before rotating its key.",
     ),
+    "init.admin": (
+        "Pages web : connectez-vous comme « {name} » avec le mot de passe à usage unique {password}\n"
+        "Il n'est affiché qu'une fois (seul un hachage en est gardé) : changez-le dans « Compte » après la connexion.",
+        "Web pages: sign in as “{name}” with the one-time password {password}\n"
+        "It is shown only once (only its hash is kept): change it under “Account” after signing in.",
+    ),
     "init.next": ("Démarrez-le avec : maillage run --home {home}", "Start it with: maillage run --home {home}"),
     "run.listening": ("Nœud « {name} » à l'écoute sur {url} (Ctrl-C pour arrêter)", "Node “{name}” listening on {url} (Ctrl-C to stop)"),
     "run.stopped": ("Nœud arrêté.", "Node stopped."),

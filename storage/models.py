@@ -7,7 +7,7 @@ for querying and can be rebuilt.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
@@ -263,3 +263,32 @@ class SupersededEvent(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     superseded_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebUser(SQLModel, table=True):
+    """A person who signs in to the node's web pages: administrator, member or reader.
+
+    Only an argon2 hash of the password is kept.
+    """
+
+    __tablename__ = "web_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    role: str = Field(max_length=16)  # admin | member | reader
+    password_hash: str = Field(max_length=300)
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires", "expires_ms"),)
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    expires_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
