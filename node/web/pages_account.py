@@ -12,7 +12,7 @@ from storage.users import AccountError
 from ..clock import now_ms
 from ..runtime import NODE
 from . import auth
-from .render import redirect, render, translator
+from .render import bad_request, redirect, render, translator
 
 
 def _next(target: str | None) -> str:
@@ -133,7 +133,7 @@ async def reset_password(request: web.Request) -> web.Response:
     try:
         user_id = int(str(data.get("user_id", "")))
     except ValueError:
-        raise web.HTTPBadRequest() from None
+        raise bad_request(request, _("Compte inconnu.")) from None
     password = users.new_password()
     hashed = await node.run(users.hash_password, password)
 

@@ -39,7 +39,7 @@ from ..agreements_api import (
 from ..clock import now_ms
 from ..runtime import NODE, Node
 from .auth import MEMBER, READER, current_user, form, has_role, require
-from .render import redirect, render
+from .render import not_found, redirect, render, translator
 
 PARIS = "Europe/Paris"
 # The order actions are offered on a page (the machine's table decides which are allowed now).
@@ -136,14 +136,20 @@ def names_of(node: Node, s: Any, node_ids: Any) -> dict[str, str]:
     return names
 
 
-def agreement_id_of(text: str) -> bytes:
+def agreement_id_of(text: str, request: web.Request | None = None) -> bytes:
     try:
         value = bytes.fromhex(text)
     except ValueError:
         value = b""
     if len(value) != 16:
-        raise web.HTTPNotFound()
+        raise _unknown_agreement(request) if request is not None else web.HTTPNotFound()
     return value
+
+
+def _unknown_agreement(request: web.Request) -> web.HTTPException:
+    """The styled 404 page for an agreement this node does not hold."""
+    _ = translator(request)
+    return not_found(request, _("Aucun accord de ce nœud ne porte cet identifiant."))
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -402,7 +408,7 @@ async def agreements_page(request: web.Request) -> web.Response:
 
 async def agreement_page(request: web.Request) -> web.Response:
     await require(request, READER)
-    return await _show(request, agreement_id_of(request.match_info["agreement_id"]))
+    return await _show(request, agreement_id_of(request.match_info["agreement_id"], request))
 
 
 async def _show(request: web.Request, agreement_id: bytes, *, error: dict[str, Any] | None = None,
@@ -410,7 +416,7 @@ async def _show(request: web.Request, agreement_id: bytes, *, error: dict[str, A
     node = request.config_dict[NODE]
     detail = await node.run(_detail, node, agreement_id)
     if detail is None:
-        raise web.HTTPNotFound()
+        raise _unknown_agreement(request)
     user = await current_user(request)
     return render(request, "agreement.html", a=detail, error=error, failed=failed, values=dict(values or {}),
                   can_act=has_role(user, MEMBER), status=status)
@@ -420,10 +426,10 @@ async def take_action(request: web.Request) -> web.StreamResponse:
     """One step from a form (POST, CSRF checked, members only); back to the page, or the page with the refusal."""
     await require(request, MEMBER)
     fields = await form(request)
-    agreement_id = agreement_id_of(request.match_info["agreement_id"])
+    agreement_id = agreement_id_of(request.match_info["agreement_id"], request)
     action = request.match_info["action"]
     if action not in ACTION_ORDER:
-        raise web.HTTPNotFound()
+        raise not_found(request)
     node = request.config_dict[NODE]
     values = {k: v for k, v in fields.items() if k != "csrf_token" and isinstance(v, str)}
     try:

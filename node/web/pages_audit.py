@@ -23,7 +23,7 @@ from ..audit_api import build_bundle
 from ..runtime import NODE, Node
 from .auth import READER, require
 from .pages_agreements import names_of
-from .render import finish, render
+from .render import finish, not_found, render, translator
 
 
 def _status(node: Node) -> dict[str, Any]:
@@ -120,7 +120,8 @@ async def download_bundle(request: web.Request) -> web.StreamResponse:
     agreement_id = await node.run(_find, node, text) if len(text) == 32 else None
     bundle = await build_bundle(node, agreement_id) if agreement_id is not None else None
     if bundle is None:
-        raise web.HTTPNotFound()
+        _ = translator(request)
+        raise not_found(request, _("Aucun accord de ce nœud ne porte cet identifiant."))
     body = json.dumps(to_json(bundle), ensure_ascii=False, indent=1)
     response = web.Response(text=body, content_type="application/json", charset="utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="accord-{agreement_id.hex()}.json"'

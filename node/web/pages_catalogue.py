@@ -25,7 +25,7 @@ from ..api import MAX_IMPORT_BYTES, wire_form
 from ..calendar_feeds import feed_urls
 from ..runtime import NODE, Node
 from . import auth
-from .render import N_, TYPE_LABELS, redirect, render, translator
+from .render import N_, TYPE_LABELS, bad_request, not_found, redirect, render, translator
 
 KINDS = ("equipment", "vehicle", "space", "skill", "other")
 DAYS = (N_("lundi"), N_("mardi"), N_("mercredi"), N_("jeudi"), N_("vendredi"), N_("samedi"), N_("dimanche"))
@@ -224,12 +224,18 @@ async def new_record(request: web.Request) -> web.Response:
     return _form_page(request, item, form_fields(item))
 
 
+def _unknown_record(request: web.Request) -> web.HTTPException:
+    """The styled 404 page for a record that is not one of ours."""
+    _ = translator(request)
+    return not_found(request, _("Cette fiche n'existe pas dans notre catalogue."))
+
+
 async def edit_record(request: web.Request) -> web.Response:
     await auth.require(request, auth.MEMBER)
     node = request.config_dict[NODE]
     item = await node.run(own_record, node, request.match_info["record_id"])
     if item is None:
-        raise web.HTTPNotFound()
+        raise _unknown_record(request)
     return _form_page(request, item, form_fields(item))
 
 
@@ -242,12 +248,13 @@ async def save_record(request: web.Request) -> web.Response:
     if record_id is None:
         rtype = _text(data, "type")
         if rtype not in catalogue.PUBLISHABLE_TYPES:
-            raise web.HTTPBadRequest(text="type")
+            _ = translator(request)
+            raise bad_request(request, _("Type de fiche inconnu."))
         item: dict[str, Any] = {"id": "", "type": rtype, "body": {}}
     else:
         found = await node.run(own_record, node, record_id)
         if found is None:
-            raise web.HTTPNotFound()
+            raise _unknown_record(request)
         item = found
     _ = translator(request)
     try:
@@ -282,7 +289,7 @@ async def delete_record(request: web.Request) -> web.Response:
     try:
         record = await node.run(catalogue.delete, node.engine, node.key, request.match_info["record_id"])
     except ProtocolError:
-        raise web.HTTPNotFound() from None
+        raise _unknown_record(request) from None
     node.push_soon([record])
     raise redirect("/catalogue?fait=deleted")
 

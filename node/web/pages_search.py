@@ -40,7 +40,7 @@ from .pages_agreements import (
     period_from_form,
     period_view,
 )
-from .render import redirect, render
+from .render import not_found, redirect, render, translator
 
 KINDS = ("equipment", "vehicle", "space", "skill", "other")
 LIMIT = 50
@@ -232,11 +232,13 @@ def _initial_values(query: Mapping[str, str], timezone: str) -> dict[str, str]:
 
 async def _load(request: web.Request, owner: str, resource: str) -> dict[str, Any]:
     node = request.config_dict[NODE]
+    _ = translator(request)
+    unknown = _("Cette ressource n'est pas (ou plus) dans la fédération.")
     if not is_node_id(owner) or not resource or len(resource) > 64:
-        raise web.HTTPNotFound()
+        raise not_found(request, unknown)
     found = await node.run(_resource, node, owner, resource)
     if found is None:
-        raise web.HTTPNotFound()
+        raise not_found(request, unknown)
     return found
 
 

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 from babel import dates, numbers
 from markupsafe import Markup
+from multidict import CIMultiDict
 
 from ..runtime import NODE
 from . import auth, i18n
@@ -62,7 +63,7 @@ def formatters(lang: str) -> dict[str, Any]:
     def format_date(ms: int | None) -> str:
         return "" if ms is None else dates.format_date(_local(ms).date(), "long", locale=lang)
 
-    def format_number(n: int | float | Decimal) -> str:
+    def format_number(n: float | Decimal) -> str:
         return numbers.format_decimal(n, locale=lang)
 
     return {
@@ -141,3 +142,34 @@ def finish(request: web.Request, response: web.StreamResponse) -> None:
 def redirect(location: str) -> web.HTTPSeeOther:
     """A 303 to ``location`` (raise or return it after a POST)."""
     return web.HTTPSeeOther(location=location)
+
+
+# ---- error pages -------------------------------------------------------------------------------
+
+_ERRORS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    403: web.HTTPForbidden,
+    404: web.HTTPNotFound,
+    429: web.HTTPTooManyRequests,
+}
+
+
+def error_page(request: web.Request, status: int, message: str | None = None, **context: Any) -> web.HTTPException:
+    """A styled error page (error.html in the base layout, in the request's language), to raise.
+
+    ``message`` is shown as it is: translate it first (``translator(request)``).
+    """
+    page = render(request, "error.html", status=status, code=status, message=message, **context)
+    kind = _ERRORS.get(status, web.HTTPBadRequest)
+    headers = CIMultiDict((k, v) for k, v in page.headers.items() if k.lower() not in ("content-type", "content-length"))
+    return kind(text=page.text, headers=headers, content_type="text/html")
+
+
+def not_found(request: web.Request, message: str | None = None) -> web.HTTPException:
+    """A styled 404 page, to raise where a handler finds no such agreement, resource or record."""
+    return error_page(request, 404, message, error="not_found")
+
+
+def bad_request(request: web.Request, message: str | None = None) -> web.HTTPException:
+    """A styled 400 page, to raise when a form or a query cannot be understood at all."""
+    return error_page(request, 400, message, error="bad_request")
