@@ -78,6 +78,42 @@ def cmd_init(args: argparse.Namespace) -> None:
     print(t("init.next", home=args.home))
 
 
+def set_web_password(engine: Any, name: str, role: str | None) -> tuple[str, str, bool]:
+    """Give web account ``name`` a new one-time password, creating it (with ``role``, default admin) if missing.
+
+    Returns (password, role, created). Written straight to the database, so it works whether the node
+    runs or not; an existing account's sessions are closed, and its role changes only when ``role`` is given.
+    """
+    from storage import session, users
+
+    from .clock import now_ms
+
+    password = users.new_password()
+    with session(engine) as s, s.begin():
+        user = users.get_by_name(s, name)
+        if user is None:
+            role = role or "admin"
+            users.create(s, name, role, users.hash_password(password), now_ms=now_ms())
+            return password, role, True
+        users.set_password(s, user.id, users.hash_password(password))
+        if role is not None and role != user.role:
+            users.set_role(s, user.id, role)
+        return password, role or user.role, False
+
+
+def cmd_admin_password(args: argparse.Namespace) -> None:
+    from storage.users import AccountError
+
+    config = load(_home(args))
+    try:
+        password, role, created = _with_engine(config, lambda engine: set_web_password(engine, args.name, args.role))
+    except AccountError as exc:
+        raise UsageError(str(exc)) from None
+    obj = {"name": args.name.strip(), "role": role, "password": password, "created": created}
+    text = t("admin.password_set", name=args.name.strip(), role=role, password=password)
+    _emit(args, obj, (t("admin.created") + "\n" if created else "") + text)
+
+
 def cmd_id(args: argparse.Namespace) -> None:
     config = load(_home(args))
     key = _with_engine(config, lambda engine: keys.load_signing_key(config, engine))
@@ -981,6 +1017,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-interval", type=float)
     p.add_argument("--mdns", metavar="off|default|all|ADRESSES",
                    help="découverte mDNS : off, default, all ou adresses IP séparées par des virgules")
+
+    admin = sub.add_parser("admin", help="administrer les comptes des pages web").add_subparsers(
+        dest="action", required=True)
+    p = _command(admin, "password", "donner un mot de passe à usage unique à un compte web (le crée s'il manque)",
+                 cmd_admin_password)
+    p.add_argument("--name", default="admin", help="nom du compte (défaut : admin)")
+    p.add_argument("--role", choices=["admin", "member", "reader"],
+                   help="rôle (à la création, défaut admin ; pour un compte existant, le change)")
 
     _command(sub, "id", "afficher l'identifiant du nœud", cmd_id)
     key = sub.add_parser("key", help="gérer la clé de signature").add_subparsers(dest="action", required=True)

@@ -24,7 +24,8 @@ from . import agreements, catalogue
 from .clock import now_ms
 from .app import RunningNode, start_node
 from .config import Seed, load
-from .home import init_home
+from .cli import _with_engine, set_web_password
+from .home import FIRST_ADMIN, init_home
 from .i18n import t
 from .sample_data import ASSOCIATIONS, SampleAssociation
 
@@ -65,6 +66,7 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
     base = base.expanduser().resolve()
     base.mkdir(parents=True, exist_ok=True)
     nodes: list[RunningNode] = []
+    passwords: list[str] = []
     try:
         previous: Seed | None = None
         for index, assoc in enumerate(ASSOCIATIONS):
@@ -72,6 +74,8 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
             home = _prepare(base, assoc, port)
             seeds = (previous,) if previous is not None else None
             config = load(home, {"host": host, "port": port, "sync_interval_s": 10.0, "seeds": seeds})
+            # A fresh one-time password for the web pages at each start (only its hash is kept).
+            passwords.append(_with_engine(config, lambda engine: set_web_password(engine, FIRST_ADMIN, None))[0])
             running = await start_node(config)
             await running.node.run(_publish_samples, running, assoc)
             nodes.append(running)
@@ -83,7 +87,7 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
             if len(counts) == 1:
                 break
         await _sample_loan(borrower=nodes[0], owner=nodes[1])
-        _print_welcome(nodes, base)
+        _print_welcome(nodes, base, passwords)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,11 +134,12 @@ async def _until_state(running: RunningNode, agreement_id: bytes, state: str) ->
     raise RuntimeError(f"the demo loan did not reach {state!r} on {running.config.name}")
 
 
-def _print_welcome(nodes: list[RunningNode], base: Path) -> None:
+def _print_welcome(nodes: list[RunningNode], base: Path, passwords: list[str]) -> None:
     print()
     print(t("demo.ready"))
-    for running in nodes:
+    for running, password in zip(nodes, passwords, strict=True):
         print(t("demo.node", name=running.config.name, url=running.url, home=running.config.home))
+        print(t("demo.web", url=f"{running.url}/connexion", name=FIRST_ADMIN, password=password))
     print(t("demo.converged", count=_count(nodes[0])))
     home = nodes[1].config.home.relative_to(Path.cwd()) if nodes[1].config.home.is_relative_to(Path.cwd()) else nodes[1].config.home
     print()

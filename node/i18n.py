@@ -73,6 +73,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "demo.try": ("Essayez, dans un autre terminal :", "Try, in another terminal:"),
     "demo.converged": ("Catalogues synchronisés : {count} enregistrements sur chaque nœud.", "Catalogues converged: {count} records on every node."),
     "demo.stop": ("Ctrl-C pour tout arrêter.", "Ctrl-C to stop everything."),
+    "demo.web": (
+        "    pages web : {url}  — connexion « {name} », mot de passe à usage unique {password}",
+        "    web pages: {url}  — sign in as “{name}”, one-time password {password}",
+    ),
+    "admin.password_set": (
+        "Compte web « {name} » ({role}) : mot de passe à usage unique {password}\n"
+        "Il n'est affiché qu'une fois (seul un hachage en est gardé) ; les sessions ouvertes de ce compte sont fermées.\n"
+        "Changez-le dans « Compte » après la connexion.",
+        "Web account “{name}” ({role}): one-time password {password}\n"
+        "It is shown only once (only its hash is kept); the account's open sessions are closed.\n"
+        "Change it under “Account” after signing in.",
+    ),
+    "admin.created": ("Compte créé.", "Account created."),
     # loans and agreements
     "loan.bad_tz": ("--tz : {tz!r} n'est pas un fuseau horaire (ex. Europe/Paris)", "--tz: {tz!r} is not a time zone (e.g. Europe/Paris)"),
     "loan.bad_date": ("{option} : {value!r} n'est pas une date AAAA-MM-JJ", "{option}: {value!r} is not a YYYY-MM-DD date"),
