@@ -17,6 +17,7 @@ from ..agreements import load_state, summary
 from ..clock import now_ms
 from ..runtime import NODE, Node
 from . import auth
+from .pages_agreements import period_view
 from .render import render
 
 NEWS = 12
@@ -46,6 +47,7 @@ def overview(node: Node) -> dict[str, Any]:
         item["counterpart_name"] = names.get(item["counterpart"], item["counterpart"][:8])
         period = (item.get("terms") or {}).get("period") or {}
         item["start"], item["end"] = period.get("start"), period.get("end")
+        item["period_view"] = period_view(period)  # whole days read "du 1 au 2 déc.", not midnight to midnight
     upcoming = sorted(
         (i for i in items if i["state"] in UPCOMING_STATES and i["end"] is not None and i["end"] > now),
         key=lambda i: i["start"] or 0,
