@@ -83,6 +83,9 @@ class NodeConfig:
     # nodes of our federation: found through seeds, peer exchange or mDNS), or "*" (anyone).
     auto_accept: tuple[str, ...] = ()
     outbox_interval_s: float = 5.0  # how often undelivered agreement events are retried at most
+    # Map tiles for the search page, as a {z}/{x}/{y} URL template of a tile server the association
+    # may use (its own, or a provider's under its terms); empty: the map shows places without tiles.
+    tile_url: str = ""
 
     @property
     def key_path(self) -> Path:
@@ -150,6 +153,7 @@ _SCALARS: dict[str, type] = {
     "host": str,
     "public_url": str,
     "mdns": str,
+    "tile_url": str,
     "port": int,
     "sync_batch": int,
     "sync_max_pages": int,

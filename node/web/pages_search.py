@@ -58,7 +58,7 @@ def _point_text(point: tuple[int, int] | None) -> str:
 
 def tile_url(node: Node) -> str:
     """The operator's tile server (``{z}/{x}/{y}`` template), or "" for a map without tiles."""
-    url = str(getattr(node.config, "tile_url", "") or "")
+    url = node.config.tile_url
     return url if urlsplit(url).scheme in ("https", "http") else ""
 
 

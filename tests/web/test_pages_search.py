@@ -171,9 +171,13 @@ def test_tiles_come_only_from_a_configured_http_server_and_amounts_parse_exactly
     from node.web.pages_search import degrees, tile_url
 
     def with_config(**settings: Any) -> Any:
-        return SimpleNamespace(config=SimpleNamespace(**settings))
+        from pathlib import Path
 
-    assert tile_url(with_config()) == ""  # NodeConfig has no tile_url yet: a map without tiles
+        from node.config import NodeConfig
+
+        return SimpleNamespace(config=NodeConfig(home=Path("/nowhere"), **settings))
+
+    assert tile_url(with_config()) == ""  # none configured: a map without tiles
     assert tile_url(with_config(tile_url="javascript:alert(1)")) == ""
     assert tile_url(with_config(tile_url="https://tuiles.example.org/{z}/{x}/{y}.png")).startswith("https://")
     assert parse_money("12,50", field="fee") == {"amount": 1250, "currency": "EUR"}
