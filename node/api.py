@@ -301,24 +301,7 @@ async def search(request: web.Request) -> web.Response:
         raise TooLarge("query longer than 200 characters")
     free = _free_period(request)
 
-    def run() -> list[dict[str, Any]]:
-        with session(node.engine) as s:
-            hits = records.search(s, query, kind=kind, near=near, radius_km=km, limit=limit)
-        return [
-            {
-                "author": h.author,
-                "association": h.author_name,
-                "own": h.author == node.node_id,
-                "id": h.record_id,
-                "type": h.rtype,
-                "score": h.score,
-                "distance_km": None if h.distance_km is None else round(h.distance_km, 2),
-                "body": h.body,
-            }
-            for h in hits
-        ]
-
-    results = await node.run(run)
+    results = await node.run(catalogue.search, node.engine, node.node_id, query, kind, near, km, limit)
     if free is not None:
         results = await _only_free(node, results, *free)
     return _json({"results": results})

@@ -199,6 +199,33 @@ def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
     return publish(engine, key, "tombstone", {"id": record_id})
 
 
+def search(
+    engine: Engine,
+    own_id: str,
+    query: str,
+    kind: str | None = None,
+    near: tuple[int, int] | None = None,
+    radius_km: float | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Own and replicated records matching ``query``, as the API and the web pages list them."""
+    with session(engine) as s:
+        hits = records.search(s, query, kind=kind, near=near, radius_km=radius_km, limit=limit)
+    return [
+        {
+            "author": h.author,
+            "association": h.author_name,
+            "own": h.author == own_id,
+            "id": h.record_id,
+            "type": h.rtype,
+            "score": h.score,
+            "distance_km": None if h.distance_km is None else round(h.distance_km, 2),
+            "body": h.body,
+        }
+        for h in hits
+    ]
+
+
 def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: str) -> records.IngestResult:
     """Store records received from a peer, in the caller's transaction, and learn of new nodes.
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from protocol import InvalidMessage, ProtocolError, TooLarge, is_node_id
 from storage import records, session
 
-from .. import agreements
+from .. import agreements, catalogue
 from ..agreements_api import (
     ZERO_EUR,
     _after_delivery,
@@ -103,24 +103,6 @@ def _parse(shown: Mapping[str, str]) -> dict[str, Any]:
     return {"text": text, "kind": kind, "near": near, "km": km, "free": free}
 
 
-def _run_search(node: Node, wanted: Mapping[str, Any]) -> list[dict[str, Any]]:
-    with session(node.engine) as s:
-        hits = records.search(s, wanted["text"], kind=wanted["kind"], near=wanted["near"], radius_km=wanted["km"],
-                              limit=LIMIT)
-    return [
-        {
-            "author": h.author,
-            "association": h.author_name,
-            "own": h.author == node.node_id,
-            "id": h.record_id,
-            "type": h.rtype,
-            "distance_km": h.distance_km,
-            "body": h.body,
-        }
-        for h in hits
-    ]
-
-
 def _result_view(hit: dict[str, Any], asked: bool) -> dict[str, Any]:
     body = hit["body"]
     location = body.get("location") or None
@@ -147,7 +129,9 @@ async def search_page(request: web.Request) -> web.Response:
     asked = False
     try:
         wanted = _parse(shown)
-        found = await node.run(_run_search, node, wanted)
+        found = await node.run(
+            catalogue.search, node.engine, node.node_id, wanted["text"], wanted["kind"], wanted["near"], wanted["km"], LIMIT
+        )
         if wanted["free"] is not None:
             asked = True
             found = await _only_free(node, found, *wanted["free"])
