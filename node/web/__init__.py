@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from .auth import LIMITER, LoginLimiter
+from .render import not_found
 
 STATIC = Path(__file__).with_name("static")
 PAGE_MODULES = ("pages_home", "pages_catalogue", "pages_peers", "pages_account")
@@ -39,11 +41,27 @@ def page_routes() -> list[web.RouteDef]:
     return routes
 
 
+# Machine-facing parts of the node answer in their own formats, never with a web page.
+MACHINE_PREFIXES = ("/api/", "/fed/", "/ical/")
+
+
+@web.middleware
+async def styled_not_found(request: web.Request, handler: Any) -> web.StreamResponse:
+    """An address that matches no page gets the styled 404 in the visitor's language."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound as exc:
+        if request.path.startswith(MACHINE_PREFIXES) or exc.content_type == "text/html":
+            raise
+        raise not_found(request) from None
+
+
 def setup(app: web.Application) -> None:
     """Add the web pages and /static/ to ``app`` (the node's main application)."""
     app[LIMITER] = LoginLimiter()
     app.add_routes(page_routes())
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
+    app.middlewares.append(styled_not_found)
 
 
 def create_app() -> web.Application:

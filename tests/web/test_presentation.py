@@ -241,3 +241,12 @@ async def test_refusals_and_bad_requests_use_the_layout_in_the_requests_language
     token = await admin.csrf("/catalogue/nouveau")
     status, html, _ = await admin.post("/catalogue", {"csrf_token": token, "type": "martien"})
     assert status == 400 and styled(html) and "Demande incomprise" in html and "Type de fiche inconnu." in html
+
+
+async def test_an_address_no_page_answers_gets_the_styled_404_but_machine_paths_do_not(browser: Browser) -> None:
+    status, html, resp = await browser.get("/nimporte-quoi?lang=en")
+    assert status == 404 and styled(html) and "Page not found" in html and '<html lang="en">' in html
+    status, body, resp = await browser.get("/api/v1/nimporte-quoi")
+    assert status in (401, 404) and not resp.headers.get("Content-Type", "").startswith("text/html")
+    status, body, resp = await browser.get("/fed/v1/nimporte-quoi")
+    assert status == 404 and not resp.headers.get("Content-Type", "").startswith("text/html")
