@@ -65,11 +65,11 @@ def _describe(node: Node, agreement_id: bytes, *, with_chain: bool) -> dict[str,
         if row is None:
             return None
         raws = stored.chain(s, agreement_id)
-        pending = [e for e in stored.pending(s) if e.agreement_id == agreement_id]
+        pending = stored.pending_count(s, agreement_id)
     chain = agreements.open_chain(raws)
     state = replay(chain)
     out = agreements.summary(row, state, now)
-    out["pending_deliveries"] = len(pending)
+    out["pending_deliveries"] = pending
     if with_chain:
         out["parties"] = dict(state.parties)
         out["facts"] = plain(state.facts)

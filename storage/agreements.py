@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlmodel import Session
 
 from .models import Agreement, AgreementEvent, Booking, OutboxEntry, SupersededEvent
@@ -222,6 +222,14 @@ def pending(session: Session, peer: str | None = None) -> list[OutboxEntry]:
     if peer is not None:
         stmt = stmt.where(OutboxEntry.peer == peer)
     return list(session.scalars(stmt.order_by(OutboxEntry.id)))  # type: ignore[arg-type]
+
+
+def pending_count(session: Session, agreement_id: bytes) -> int:
+    """How many of this agreement's events still wait to reach the other party."""
+    stmt = select(func.count()).where(
+        OutboxEntry.agreement_id == agreement_id, OutboxEntry.delivered_ms.is_(None)  # type: ignore[arg-type, union-attr]
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 def delivered(session: Session, entry_ids: Sequence[int], *, now_ms: int) -> None:

@@ -278,7 +278,7 @@ def _detail(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
         if row is None:
             return None
         raws = stored.chain(s, agreement_id)
-        pending = [e for e in stored.pending(s) if e.agreement_id == agreement_id]
+        pending = stored.pending_count(s, agreement_id)
         parties: dict[str, str] = json.loads(row.parties)
         names = names_of(node, s, parties.values())
     chain = agreements.open_chain(raws)
@@ -313,7 +313,7 @@ def _detail(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
         "facts": facts,
         "ratings": facts.get("ratings") or {},
         "refusal": refusal,
-        "pending_deliveries": len(pending),
+        "pending_deliveries": pending,
         "events": [_event_view(e, names, parties, node) for e in chain],
         "verification": verify_chain(node, raws),
         "actions": allowed_actions(state, row.our_role, summary["state"]),
