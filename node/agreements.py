@@ -16,14 +16,14 @@ owner's event for that step, drops its own unacknowledged one and says so.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
 from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale, open_envelope
-from protocol.agreements import LOAN, AgreementState, apply, next_event, open_request, parse_terms, replay
+from protocol.agreements import LOAN, AgreementState, apply, kind_of, next_event, open_request, parse_terms, replay
 from protocol.agreements.loan import BORROWER, HOLDING_STATES, OWNER
 from protocol.availability import AvailabilityRules, Booking, Period, check_request, refusal_reasons
 from protocol.envelope import stored_envelope
@@ -42,8 +42,17 @@ from .transparency import check_can_append
 # How we came to know a node that makes it one of our federation (see the "peers" auto-accept policy).
 FEDERATION_SOURCES = frozenset({"seed", "exchange", "mdns"})
 EVENT_FUTURE_MS = RECORD_FUTURE_MS  # clock skew we tolerate on an event's date
-# The party whose node orders each kind's chain and keeps its calendar.
-AUTHORITY_ROLE = {LOAN.name: OWNER}
+
+
+# Kind-specific bookkeeping done in the same transaction as each event (e.g. a federation's
+# membership table): kind name -> hook(session, node, state before, state after).
+CommitHook = Callable[[Session, Node, "AgreementState | None", AgreementState], None]
+COMMIT_HOOKS: dict[str, CommitHook] = {}
+
+
+def authority_role(kind: str) -> str | None:
+    """The party whose node orders a kind's chain (and keeps a loan's calendar)."""
+    return kind_of(kind).authority
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +75,7 @@ def open_chain(raws: Sequence[bytes]) -> list[Envelope]:
 
 def load_state(s: Session, agreement_id: bytes) -> AgreementState | None:
     raws = agreements.chain(s, agreement_id)
-    return replay(open_chain(raws)) if raws else None
+    return replay(open_chain(raws), open_statement=stored_envelope) if raws else None
 
 
 def agreement_id_of(event: Envelope) -> bytes:
@@ -85,7 +94,7 @@ def request_loan(node: Node, owner: str, terms: Mapping[str, Any], now: int) -> 
         raise InvalidMessage("a node cannot borrow from itself")
     event = open_request(node.key, owner, parse_terms(terms), now_ms=now)
     with session(node.engine) as s, s.begin():
-        state = apply(None, event)
+        state = apply(None, event, open_statement=node.open_statement)
         _commit(s, node, None, state, event, now)
         return Progress(state, event.raw)
 
@@ -100,7 +109,7 @@ def act(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any], n
         if row is not None and summary(row, state, now)["state"] == "refused":
             raise NotAllowed("the owner refused this request outright: it holds nothing of it; ask again")
         event = next_event(node.key, state, action, data, now_ms=now)
-        moved = apply(state, event)
+        moved = apply(state, event, open_statement=node.open_statement)
         _commit(s, node, state, moved, event, now)
         return Progress(moved, event.raw)
 
@@ -127,7 +136,7 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
             # Later events may not be dated before this one: a far-future date would block the chain.
             raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
         state, overtaken = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
-        moved = apply(state, event)
+        moved = apply(state, event, open_statement=node.open_statement)
         if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
             raise Forbidden("only the parties of an agreement exchange its events")
         _commit(s, node, state, moved, event, now)
@@ -164,17 +173,17 @@ def _yield_to_authority(
 
     Returns the state to apply the event to and the overtaken actions ("" when none).
     """
-    if state is None or state.role_of(node.node_id) == AUTHORITY_ROLE.get(state.kind):
+    if state is None or state.role_of(node.node_id) == authority_role(state.kind):
         return state, ""
     seq = event.body.get("seq")
-    if state.role_of(event.issuer) != AUTHORITY_ROLE.get(state.kind) or type(seq) is not int or not 0 < seq <= state.seq:
+    if state.role_of(event.issuer) != authority_role(state.kind) or type(seq) is not int or not 0 < seq <= state.seq:
         return state, ""
     raws = agreements.chain(s, state.id)
     overtaken = open_chain(raws[seq:])
     if any(e.issuer != node.node_id for e in overtaken) or agreements.acknowledged(s, [e.message_id for e in overtaken]):
         return state, ""  # the authority already holds them: let apply() refuse the event as out of order
     agreements.drop_from(s, state.id, seq, now_ms=now)
-    return replay(open_chain(raws[:seq])), ", ".join(str(e.body.get("action")) for e in overtaken)
+    return replay(open_chain(raws[:seq]), open_statement=stored_envelope), ", ".join(str(e.body.get("action")) for e in overtaken)
 
 
 # ---- one transaction per step ----------------------------------------------------------------
@@ -201,6 +210,9 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
         title=title,
         now_ms=now,
     )
+    hook = COMMIT_HOOKS.get(after.kind)
+    if hook is not None:
+        hook(s, node, before, after)
     if event.issuer == node.node_id:
         for peer in after.others(node.node_id):
             agreements.enqueue(s, peer, after.id, event.message_id, event.raw, now_ms=now)
@@ -208,7 +220,8 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
 
 def _resource_of(s: Session, state: AgreementState) -> tuple[str | None, str]:
     if state.kind != LOAN.name or state.terms is None:
-        return None, ""
+        # Convened kinds are named by their terms (a campaign's title, a federation's name).
+        return None, str(getattr(state.terms, "title", None) or getattr(state.terms, "name", None) or "")
     owner = state.parties[OWNER]
     held = records.get(s, owner, state.terms.resource)
     title = held.title if held is not None and held.rtype == "resource" else state.terms.resource
@@ -292,7 +305,7 @@ def summary(row: Agreement, state: AgreementState | None, now: int) -> dict[str,
     """An agreement as the local API lists it (JSON-ready)."""
     from protocol.agreements import effective_state
 
-    refused_opening = row.refusal is not None and row.seq == 0 and row.our_role != AUTHORITY_ROLE.get(row.kind)
+    refused_opening = row.refusal is not None and row.seq == 0 and row.our_role != authority_role(row.kind)
     out: dict[str, Any] = {
         "id": row.id.hex(),
         "kind": row.kind,
@@ -305,7 +318,7 @@ def summary(row: Agreement, state: AgreementState | None, now: int) -> dict[str,
         "seq": row.seq,
         "updated_ms": row.updated_ms,
     }
-    if state is not None and state.terms is not None and state.kind == LOAN.name:
+    if state is not None and state.terms is not None and hasattr(state.terms, "to_wire"):
         out["terms"] = state.terms.to_wire()
     if row.refusal:
         out["refusal"] = json.loads(row.refusal)
@@ -320,7 +333,7 @@ def refusal_of(exc: ProtocolError) -> dict[str, Any]:
 
 
 __all__ = [
-    "AUTHORITY_ROLE",
+    "authority_role",
     "BORROWER",
     "OWNER",
     "Progress",

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from protocol import InvalidMessage, is_node_id
 from protocol.agreements import kind_of, replay
+from protocol.envelope import stored_envelope
 from protocol.availability import Period, weekly_occurrences
 
 from storage import agreements as stored
@@ -67,7 +68,7 @@ def _describe(node: Node, agreement_id: bytes, *, with_chain: bool) -> dict[str,
         raws = stored.chain(s, agreement_id)
         pending = stored.pending_count(s, agreement_id)
     chain = agreements.open_chain(raws)
-    state = replay(chain)
+    state = replay(chain, open_statement=stored_envelope)
     out = agreements.summary(row, state, now)
     out["pending_deliveries"] = pending
     if with_chain:

@@ -33,6 +33,7 @@ from storage import counters, nonces, peers, records, session
 from . import catalogue, transparency
 from .clock import now_ms
 from .agreements import free_or_why, take_events
+from .convened import take_statement
 from .keys import open_signed
 from .runtime import NODE, Node
 from .verification import verify_received
@@ -260,6 +261,24 @@ async def equivocation(request: web.Request) -> web.Response:
     return _reply(node, envelope, {"accepted": accepted})
 
 
+async def statement(request: web.Request) -> web.Response:
+    """A participant's statement for a convened agreement we are the authority of: judged, embedded
+    and committed (with its outbox entries to every participant) before the embedding event is sent back."""
+    node, envelope, body = await _read_request(request, "statement")
+    said = node.open_statement(body.statement)
+    if said.issuer != envelope.issuer:
+        raise Forbidden("a statement is delivered by its author")
+    now = now_ms()
+
+    def remember() -> None:
+        with session(node.engine) as s, s.begin():
+            _remember(s, node, envelope, now)
+
+    await node.run(remember)
+    progress = await take_statement(node, said)
+    return _reply(node, envelope, {"event": progress.event})
+
+
 async def descriptor(request: web.Request) -> web.Response:
     """Our signed descriptor, for anyone (it is public and self-authenticating)."""
     node = request.config_dict[NODE]
@@ -277,6 +296,7 @@ def create_app() -> web.Application:
             web.post("/push", push),
             web.post("/reconcile", reconcile),
             web.post("/agreement", agreement),
+            web.post("/statement", statement),
             web.post("/availability", availability),
             web.post("/checkpoint", checkpoint),
             web.post("/log-proof", log_proof),

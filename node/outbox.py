@@ -108,14 +108,21 @@ class Outbox:
         chain = await self.node.run(self._chain, batch[0].agreement_id)
         held = {stored_envelope(raw).message_id: seq for seq, raw in enumerate(chain)}
         seq = held.get(batch[refused.index].message_id)
-        if type(expected) is not int or seq is None or not 0 <= expected < seq or seq - expected + 1 > MAX_EVENTS:
+        if type(expected) is not int or seq is None or not 0 <= expected < seq:
             return reply
         missing = chain[expected : seq + 1]
-        try:
-            _, answer = await self.client.request(address, batch[0].peer, "agreement", {"events": missing})
-        except (Unreachable, IdentityMismatch, Refused):
-            return reply
-        return reply if answer.refused is not None else answer  # still refused: report the first answer
+        answer = reply
+        # A newcomer to a long convened chain (a federation's new member) gets it in several deliveries.
+        for start in range(0, len(missing), MAX_EVENTS):
+            try:
+                _, answer = await self.client.request(
+                    address, batch[0].peer, "agreement", {"events": missing[start : start + MAX_EVENTS]}
+                )
+            except (Unreachable, IdentityMismatch, Refused):
+                return reply
+            if answer.refused is not None:
+                return reply  # still refused: report the first answer
+        return answer
 
     async def _introduce(self, peer: str, address: str) -> None:
         """Say hello first: the peer's answers to our events need our address, which our descriptor gives."""

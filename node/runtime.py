@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from protocol import Record, SigningKey
+from protocol import Envelope, Forbidden, Record, SigningKey, open_envelope
 from protocol.keys import KeyRing
 
 from .config import NodeConfig
@@ -55,6 +55,15 @@ class Node:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.peer_rate_per_s, self.config.peer_burst)
+
+    def open_statement(self, raw: bytes) -> Envelope:
+        """Verify a participant's statement embedded in an agreement event: its key (rotations
+        included) and our deny-list, which refuses what a denied node says from its date on."""
+        statement = open_envelope(raw, keys=self.keyring)
+        since = self.denied.get(statement.issuer)
+        if since is not None and statement.issued_at >= since:
+            raise Forbidden("the statement's author is on our deny-list", since=since)
+        return statement
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, loop: bool = False) -> None:
         """Run a background task the node keeps a reference to and cancels at shutdown.

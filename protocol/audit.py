@@ -381,7 +381,7 @@ def _verify_events(events: Sequence[bytes], ring: KeyRing, c: _Collector) -> Agr
             c.bad("chain", "unreadable", "the event cannot be decoded: the chain stops here", seq=position)
             return None
         try:
-            state = apply(state, envelope)
+            state = apply(state, envelope, open_statement=lambda raw: open_envelope(raw, BUNDLE_LIMITS, keys=ring))
         except OutOfOrder as exc:
             got = envelope.body.get("seq") if isinstance(envelope.body, Mapping) else None
             expected = exc.details.get("expected_seq", position)

@@ -109,6 +109,18 @@ class AgreementDeliveryReply(Body):
     events: Annotated[tuple[RecordBytes, ...], Field(max_length=MAX_EVENTS)]  # the recipient's answers (e.g. its acceptance)
 
 
+class StatementDelivery(Body):
+    """A participant's signed statement for the authority of a convened agreement to embed
+    (docs/protocol.md §7.7). The sender is the statement's author."""
+
+    statement: Annotated[bytes, Field(min_length=1, max_length=64 * 1024)]
+
+
+class StatementDeliveryReply(Body):
+    reply_to: Hash32
+    event: RecordBytes  # the authority's event that embeds the statement, committed before this reply
+
+
 MAX_QUERIED = 100  # resources per availability query
 
 
@@ -202,6 +214,8 @@ MESSAGE_TYPES: dict[str, type[Body]] = {
     "reconcile-reply": ReconcileReply,
     "agreement": AgreementDelivery,
     "agreement-reply": AgreementDeliveryReply,
+    "statement": StatementDelivery,
+    "statement-reply": StatementDeliveryReply,
     "availability": AvailabilityQuery,
     "availability-reply": AvailabilityReply,
     "checkpoint": CheckpointRequest,
@@ -220,6 +234,7 @@ REPLY_TYPES: dict[str, str] = {
     "push": "push-reply",
     "reconcile": "reconcile-reply",
     "agreement": "agreement-reply",
+    "statement": "statement-reply",
     "availability": "availability-reply",
     "checkpoint": "checkpoint-reply",
     "log-proof": "log-proof-reply",

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from protocol import InvalidMessage, ProtocolError, open_envelope
+from protocol.envelope import stored_envelope
 from protocol.agreements import AgreementState, kind_of, replay
 from protocol.agreements.loan import BORROWER, OWNER
 from protocol.agreements.machine import Step
@@ -210,7 +211,7 @@ def verify_chain(node: Node, raws: list[bytes]) -> Verification:
         except ProtocolError as exc:
             return Verification(False, len(raws), False, {"seq": seq, "code": exc.code, "message": exc.message})
     try:
-        state = replay(opened)
+        state = replay(opened, open_statement=lambda raw: open_envelope(raw, keys=node.keyring))
     except ProtocolError as exc:
         return Verification(False, len(raws), False, {"seq": None, "code": exc.code, "message": exc.message})
     if state.sealed is not None:
@@ -282,7 +283,7 @@ def _detail(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
         parties: dict[str, str] = json.loads(row.parties)
         names = names_of(node, s, parties.values())
     chain = agreements.open_chain(raws)
-    state = replay(chain) if chain else None
+    state = replay(chain, open_statement=stored_envelope) if chain else None
     summary = agreements.summary(row, state, now)
     owner = parties.get(OWNER, "")
     timezone = _resource_timezone(node, owner, row.resource) if row.resource else PARIS

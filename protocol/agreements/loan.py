@@ -262,6 +262,7 @@ LOAN = register_kind(
         },
         terminal=frozenset({"declined", "withdrawn", "cancelled", "closed"}),
         pending=frozenset({"requested", "offered"}),
+        authority=OWNER,  # its node keeps the resource's calendar
     )
 )
 

@@ -25,6 +25,18 @@ later inside a fresh message); their time is the envelope's ``iat``, which
 must not go backwards along the chain. ``apply`` does not check envelope
 signatures (callers pass what ``open_envelope`` verified) but does check the
 co-signatures of the sealed document.
+
+Convened kinds (campaigns, federations) have many participants and one
+writer. The kind names an ``authority`` role whose node alone adds events;
+any other participant signs a *statement* (an ``agreement.statement``
+envelope addressed to the authority, naming the agreement) and the authority
+*embeds* it, unchanged, in an event of its chain. The machine verifies the
+embedded signature (with ``open_statement``), refuses a statement embedded
+twice or dated after its carrying event, and hands it to the kind's
+statement rule. The authority orders the chain but cannot forge what a
+participant said, and everyone who holds the chain replays the same state.
+Participants beyond the fixed ``parties`` are the state's ``members`` (node
+id -> role), added and removed by the kind's effects.
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..envelope import Envelope, seal
+from ..envelope import Envelope, open_envelope, seal
 from ..errors import (
     Conflict,
     Expired,
@@ -65,13 +77,18 @@ from .sealed import (
 )
 
 EVENT_TYPE = "agreement.event"
-MAX_SEQ = 9_999  # bounds a chain (incidents may repeat); far above any real loan
+STATEMENT_TYPE = "agreement.statement"
+MAX_SEQ = 9_999  # a kind's default bound on its chain (incidents may repeat); far above any real loan
+MAX_CHAIN = 1_000_000  # no kind's chain is longer (a federation's whole life)
+MAX_STATEMENT = 64 * 1024
+
+StatementOpener = Callable[[bytes], Envelope]
 
 
 class EventBody(NilFree):
     agreement: AgreementId
     kind: Name
-    seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
+    seq: Annotated[int, Field(ge=0, le=MAX_CHAIN)]
     prev: Hash32 | None = None
     action: Name
     data: dict[str, Any]
@@ -83,6 +100,22 @@ class Step(Enum):
     RECORD = "record"  # just move and record facts
     PROPOSE = "propose"  # data has ``terms`` and ``seal_sig``: becomes the pending proposal
     ACCEPT = "accept"  # data has ``proposal`` and ``seal_sig``: seals the pending proposal
+    EMBED = "embed"  # data has ``statement``: a participant's signed statement, judged by the kind's rule
+
+
+class StatementBody(NilFree):
+    """What a participant of a convened agreement says, for the authority to embed."""
+
+    agreement: AgreementId
+    kind: Name
+    action: Name
+    data: dict[str, Any]
+
+
+class Embedding(Body):
+    """The data of every embed step: the statement's envelope, exactly as its author signed it."""
+
+    statement: Annotated[bytes, Field(min_length=1, max_length=MAX_STATEMENT)]
 
 
 class Acceptance(Body):
@@ -119,16 +152,37 @@ class AgreementState:
     proposal: Proposal | None
     sealed: SealedAgreement | None
     facts: FrozenMap[str, Any]  # kind-specific record of what happened
+    members: FrozenMap[str, str] = FrozenMap()  # convened kinds: participant node id -> role
+    embedded: frozenset[bytes] = frozenset()  # message ids of the statements in the chain
 
     def role_of(self, node_id: str) -> str | None:
-        return next((role for role, node in self.parties.items() if node == node_id), None)
+        role = next((role for role, node in self.parties.items() if node == node_id), None)
+        return role if role is not None else self.members.get(node_id)
 
     def others(self, node_id: str) -> tuple[str, ...]:
-        """The audience of an event ``node_id`` issues: every other party."""
-        return tuple(node for node in self.parties.values() if node != node_id)
+        """The audience of an event ``node_id`` issues: every other party and member."""
+        nodes = dict.fromkeys((*self.parties.values(), *self.members))
+        return tuple(node for node in nodes if node != node_id)
+
+    def node_of(self, role: str) -> str:
+        return self.parties[role]
 
 
 Effect = Callable[[AgreementState, Envelope, Any], AgreementState]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRule:
+    """How a kind judges one statement action: who may say it, its data, its pure effect.
+
+    ``roles`` None lets anyone state it (a first pledge comes from a node not yet
+    a member): the effect then decides. The effect receives the state and the
+    statement's envelope (its issuer and ``iat`` are the author's).
+    """
+
+    data: type[Body]
+    effect: Effect
+    roles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +214,11 @@ class Kind:
     terminal: frozenset[str]
     pending: frozenset[str]  # states where a proposal awaits an answer and can lapse
     expiry: Callable[[Any], int] = attrgetter("expires")
+    # The role whose node orders the chain (and, for loans, keeps the calendar); in a
+    # convened kind, the only one that adds events: the others make statements.
+    authority: str | None = None
+    statements: Mapping[str, StatementRule] = field(default_factory=dict)  # action -> rule
+    max_seq: int = MAX_SEQ
     steps: Mapping[str, Step] = field(init=False)
     action_roles: Mapping[str, frozenset[str]] = field(init=False)
 
@@ -192,12 +251,21 @@ def kind_of(name: str) -> Kind:
 # -- applying events ----------------------------------------------------------
 
 
-def apply(state: AgreementState | None, event: Envelope) -> AgreementState:
-    """The state after ``event``, or a typed ProtocolError (``state`` is a value: untouched)."""
+def apply(
+    state: AgreementState | None, event: Envelope, *, open_statement: StatementOpener = open_envelope
+) -> AgreementState:
+    """The state after ``event``, or a typed ProtocolError (``state`` is a value: untouched).
+
+    ``open_statement`` verifies an embedded statement's signature (pass one with
+    the key ring to accept rotated keys, or ``stored_envelope`` when replaying
+    what this node verified before storing it).
+    """
     body = _parse_event(event)
     kind = kind_of(body.kind)
+    if body.seq > kind.max_seq:
+        raise InvalidMessage(f"a {kind.name} chain holds at most {kind.max_seq + 1} events", seq=body.seq)
     if state is None:
-        return _open(kind, body, event)
+        return _open(kind, body, event, open_statement)
     if body.agreement != state.id or body.kind != state.kind:
         raise InvalidMessage("event belongs to another agreement", agreement=state.id, kind=state.kind)
     if body.seq != state.seq + 1 or body.prev != state.head:
@@ -215,14 +283,14 @@ def apply(state: AgreementState | None, event: Envelope) -> AgreementState:
     data = parse(transition.data, body.data)
     if event.issued_at < state.iat:
         raise OutOfOrder("event is dated before the previous one", previous_iat=state.iat, iat=event.issued_at)
-    return _advance(kind, state, transition, role, event, body, data)
+    return _advance(kind, state, transition, role, event, body, data, open_statement)
 
 
-def replay(events: Iterable[Envelope]) -> AgreementState:
+def replay(events: Iterable[Envelope], *, open_statement: StatementOpener = open_envelope) -> AgreementState:
     """Rebuild and validate a whole chain, from its opening event."""
     state: AgreementState | None = None
     for event in events:
-        state = apply(state, event)
+        state = apply(state, event, open_statement=open_statement)
     if state is None:
         raise InvalidMessage("an agreement chain holds at least its opening event")
     return state
@@ -249,7 +317,7 @@ def _parse_event(event: Envelope) -> EventBody:
     return body
 
 
-def _open(kind: Kind, body: EventBody, event: Envelope) -> AgreementState:
+def _open(kind: Kind, body: EventBody, event: Envelope, open_statement: StatementOpener) -> AgreementState:
     if body.seq != 0:
         raise OutOfOrder("the agreement is unknown here: send its chain from the opening event", expected_seq=0)
     transition = kind.openings.get(body.action)
@@ -276,7 +344,7 @@ def _open(kind: Kind, body: EventBody, event: Envelope) -> AgreementState:
     if role not in transition.roles:
         raise NotAllowed(f"the {role} cannot {body.action}", allowed_roles=sorted(transition.roles))
     _check_audience(blank, event)
-    return _advance(kind, blank, transition, role, event, body, data)
+    return _advance(kind, blank, transition, role, event, body, data, open_statement)
 
 
 def _parties(kind: Kind, parties: Mapping[str, str]) -> FrozenMap[str, str]:
@@ -321,6 +389,7 @@ def _advance(
     event: Envelope,
     body: EventBody,
     data: Any,
+    open_statement: StatementOpener,
 ) -> AgreementState:
     terms, proposal, sealed = state.terms, state.proposal, state.sealed
     if transition.step is not Step.RECORD and proposal is not None and event.issued_at > proposal.expires:
@@ -361,7 +430,35 @@ def _advance(
         proposal=proposal,
         sealed=sealed,
     )
+    if transition.step is Step.EMBED:
+        moved = _embed(kind, moved, event, data, open_statement)
     return transition.effect(moved, event, data) if transition.effect else moved
+
+
+def _embed(
+    kind: Kind, state: AgreementState, event: Envelope, data: Embedding, open_statement: StatementOpener
+) -> AgreementState:
+    """Judge a participant's statement carried by the authority's event, and apply its rule."""
+    statement = open_statement(data.statement)
+    if statement.type != STATEMENT_TYPE:
+        raise UnknownType(f"not an agreement statement: {statement.type!r}", expected=STATEMENT_TYPE)
+    said: StatementBody = parse(StatementBody, dict(statement.body))
+    if said.agreement != state.id or said.kind != state.kind:
+        raise InvalidMessage("the statement belongs to another agreement", agreement=state.id, kind=state.kind)
+    if statement.audience != (event.issuer,):
+        raise WrongAudience("a statement is addressed to the agreement's authority alone", expected=[event.issuer])
+    if statement.issued_at > event.issued_at:
+        raise OutOfOrder("a statement is embedded after it is made", statement_iat=statement.issued_at)
+    if statement.message_id in state.embedded:
+        raise Conflict("this statement is already in the chain", statement=statement.message_id)
+    rule = kind.statements.get(said.action)
+    if rule is None:
+        raise InvalidMessage(f"unknown statement {said.action!r} for a {kind.name} agreement", known=sorted(kind.statements))
+    if rule.roles is not None and state.role_of(statement.issuer) not in rule.roles:
+        raise NotAllowed(f"only a {' or '.join(sorted(rule.roles))} can {said.action}", issuer=statement.issuer)
+    said_data = parse(rule.data, said.data)
+    judged = rule.effect(replace(state, embedded=state.embedded | {statement.message_id}), statement, said_data)
+    return judged
 
 
 # -- building events ----------------------------------------------------------
@@ -400,7 +497,10 @@ def next_event(
     and acceptances, the co-signature. It does not judge legality: ``apply`` does."""
     if state.role_of(key.node_id) is None:
         raise LocalProtocolError("only a party can add to an agreement", node=key.node_id)
-    step = kind_of(state.kind).steps.get(action)
+    kind = kind_of(state.kind)
+    if state.seq + 1 > kind.max_seq:
+        raise LocalProtocolError(f"a {kind.name} chain holds at most {kind.max_seq + 1} events")
+    step = kind.steps.get(action)
     data = dict(data)
     if step is Step.PROPOSE and "terms" in data:
         data["terms"] = _as_map(data["terms"])
@@ -418,3 +518,27 @@ def next_event(
         "data": data,
     }
     return seal(key, EVENT_TYPE, body, now_ms=now_ms, audience=state.others(key.node_id))
+
+
+def make_statement(
+    key: SigningKey,
+    agreement_id: bytes,
+    kind: str,
+    authority: str,
+    action: str,
+    data: Mapping[str, Any] | Body,
+    *,
+    now_ms: int,
+) -> Envelope:
+    """A participant's signed statement for the authority node ``authority`` to embed.
+
+    It names the agreement, so it cannot be carried into another one; the
+    author need not hold the chain (a first pledge).
+    """
+    body = {"agreement": bytes(agreement_id), "kind": kind, "action": action, "data": _as_map(data)}
+    return seal(key, STATEMENT_TYPE, body, now_ms=now_ms, audience=[authority])
+
+
+def embed(key: SigningKey, state: AgreementState, statement: bytes, *, action: str = "record", now_ms: int) -> Envelope:
+    """The authority's event carrying ``statement`` (its ``action`` is the kind's embed step)."""
+    return next_event(key, state, action, {"statement": statement}, now_ms=now_ms)
