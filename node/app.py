@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp_remotes import XForwardedFiltered
 
 from storage import make_engine, peers, session, upgrade
 
@@ -38,6 +39,9 @@ class StartupError(Exception):
 
 def create_app(config: NodeConfig) -> web.Application:
     app = web.Application()
+    if config.trusted_proxies:
+        # Before every other middleware and sub-application: they all see the client's address.
+        app.middlewares.append(XForwardedFiltered(set(config.trusted_proxies)).middleware)
     app.cleanup_ctx.append(_open_node(config))
     app.cleanup_ctx.append(_peer_client)
     app.cleanup_ctx.append(_discovery)

@@ -5,6 +5,7 @@ Precedence: command-line flags > MAILLAGE_* environment variables > <home>/confi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,9 @@ class NodeConfig:
     # Map tiles for the search page, as a {z}/{x}/{y} URL template of a tile server the association
     # may use (its own, or a provider's under its terms); empty: the map shows places without tiles.
     tile_url: str = ""
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto we believe: behind one,
+    # rate limits and sign-in limits count the client's address, not the proxy's.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def key_path(self) -> Path:
@@ -122,6 +126,7 @@ _ENV_KEYS = {
     "MAILLAGE_PUBLIC_URL": "public_url",
     "MAILLAGE_SYNC_INTERVAL": "sync_interval_s",
     "MAILLAGE_MDNS": "mdns",
+    "MAILLAGE_TRUSTED_PROXIES": "trusted_proxies",
 }
 
 
@@ -167,7 +172,7 @@ _SCALARS: dict[str, type] = {
     "outbox_interval_s": float,
     "background_sync": bool,
 }
-_OTHER_KEYS = {"location", "seeds", "window_past_s", "window_future_s", "auto_accept"}
+_OTHER_KEYS = {"location", "seeds", "window_past_s", "window_future_s", "auto_accept", "trusted_proxies"}
 
 
 def _scalar(key: str, value: Any) -> Any:
@@ -200,6 +205,8 @@ def _build(home: Path, values: dict[str, Any]) -> NodeConfig:
         kwargs["seeds"] = tuple(s if isinstance(s, Seed) else Seed.parse(str(s)) for s in values["seeds"])
     if "auto_accept" in values:
         kwargs["auto_accept"] = _auto_accept(values["auto_accept"])
+    if "trusted_proxies" in values:
+        kwargs["trusted_proxies"] = _trusted_proxies(values["trusted_proxies"])
     if "window_past_s" in values or "window_future_s" in values:
         past = _scalar_float("window_past_s", values.get("window_past_s", 300))
         future = _scalar_float("window_future_s", values.get("window_future_s", 120))
@@ -233,6 +240,18 @@ def _auto_accept(value: Any) -> tuple[str, ...]:
     bad = [e for e in entries if e not in ("*", "peers") and not is_node_id(e)]
     if bad:
         raise ConfigError(f'auto_accept: {bad[0]!r} is not a node id, "peers" (our federation) or "*" (anyone)')
+    return tuple(entries)
+
+
+def _trusted_proxies(value: Any) -> tuple[str, ...]:
+    entries = [e.strip() for e in value.split(",") if e.strip()] if isinstance(value, str) else value
+    if not isinstance(entries, (list, tuple)) or not all(isinstance(e, str) for e in entries):
+        raise ConfigError("trusted_proxies: expected a list of addresses or networks, e.g. [\"127.0.0.1\"]")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
     return tuple(entries)
 
 
