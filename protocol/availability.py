@@ -558,6 +558,84 @@ def plan_recurring(
 
 
 # ---------------------------------------------------------------------------
+# days at a glance (a month calendar)
+
+MAX_CALENDAR_DAYS = 400
+
+
+class DayUse(NamedTuple):
+    """How one local day of a resource is taken, judged as a one-unit request would be.
+
+    ``start``/``end`` are its local midnights (23 or 25 hours apart on DST
+    days). ``open_ms`` is its opening time; ``bookable_ms`` what blocked
+    periods leave of it (with unit "day" all of the day or nothing, since a
+    day is booked whole); ``held_ms`` the bookable time where some unit is
+    held and ``full_ms`` where none is left (buffers included); ``peak`` the
+    most units held at once during the bookable time.
+    """
+
+    day: date
+    start: int
+    end: int
+    open_ms: int
+    bookable_ms: int
+    held_ms: int
+    full_ms: int
+    peak: int
+
+    @property
+    def status(self) -> str:
+        """``"closed"``, ``"full"``, ``"partly"`` (some stock or some opening hours taken) or ``"free"``."""
+        if self.bookable_ms == 0:
+            return "closed"
+        if self.full_ms >= self.bookable_ms:
+            return "full"
+        if self.held_ms or self.bookable_ms < self.open_ms:
+            return "partly"
+        return "free"
+
+
+def day_uses(rules: AvailabilityRules, bookings: Sequence[Booking], first: date, last: date) -> list[DayUse]:
+    """Every local day from ``first`` to ``last`` inclusive (at most MAX_CALENDAR_DAYS): how it is taken."""
+    if last < first or (last - first).days >= MAX_CALENDAR_DAYS or first.year < 1970 or last.year > _LAST_YEAR:
+        raise InvalidMessage(f"a calendar covers 1 to {MAX_CALENDAR_DAYS} days, from 1970 to the year {_LAST_YEAR}")
+    zone = rules.zone
+    lo, hi = _day_start(first, zone), _day_start(last + timedelta(days=1), zone)
+    steps = _load_steps(bookings, _buffer_ms(rules), lo, hi)
+    opening = _open_spans(rules, lo, hi) if rules.opening else [(lo, hi)]
+    blocked = _merge([(p.start, p.end) for p in rules.blocked or ()])
+    uses: list[DayUse] = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        start, end = _day_start(day, zone), _day_start(day + timedelta(days=1), zone)
+        opened = [(max(a, start), min(b, end)) for a, b in opening if a < end and start < b]
+        bookable = [gap for a, b in opened for gap in _complement(blocked, a, b)]
+        if rules.unit == "day" and bookable != [(start, end)]:
+            bookable = []  # a day booking needs the whole day open and unblocked
+        held, full, peak = _measure(steps, bookable, rules.stock)
+        size = sum(b - a for a, b in bookable)
+        if rules.unit == "day" and peak >= rules.stock:
+            full = size  # one full instant leaves no unit for the whole day
+        uses.append(DayUse(day, start, end, sum(b - a for a, b in opened), size, held, full, peak))
+    return uses
+
+
+def _measure(steps: list[Span], spans: list[Span], stock: int) -> tuple[int, int, int]:
+    """(time with some unit held, time with none left, peak load) of the load steps over ``spans``."""
+    held = full = peak = 0
+    for (t, load), (nxt, _) in itertools.pairwise(steps):
+        if load <= 0:
+            continue
+        for a, b in spans:
+            overlap = min(b, nxt) - max(a, t)
+            if overlap > 0:
+                held += overlap
+                full += overlap if load >= stock else 0
+                peak = max(peak, load)
+    return held, full, peak
+
+
+# ---------------------------------------------------------------------------
 # periods from human input
 
 
@@ -597,11 +675,13 @@ __all__ = [
     "SEARCH_HORIZON_MS",
     "AvailabilityRules",
     "Booking",
+    "DayUse",
     "OpeningHours",
     "Period",
     "RecurringPlan",
     "check_request",
     "day_period",
+    "day_uses",
     "free_slots",
     "local_period",
     "plan_recurring",

@@ -22,7 +22,7 @@ from .auth import LIMITER, LoginLimiter
 from .render import not_found
 
 STATIC = Path(__file__).with_name("static")
-PAGE_MODULES = ("pages_home", "pages_catalogue", "pages_peers", "pages_account")
+PAGE_MODULES = ("pages_home", "pages_catalogue", "pages_calendar", "pages_peers", "pages_account")
 OPTIONAL_PAGE_MODULES = ("pages_search", "pages_agreements", "pages_audit")
 
 

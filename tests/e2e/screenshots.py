@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .federation import (CHROMIUM, REPO, add_resource, cli, eventually, login, missing, open_agreement,
+from .federation import (CHROMIUM, REPO, add_resource, cli, day, eventually, login, missing, open_agreement,
                          request_first_result, search, two_nodes)
 
 WIDTHS = {"phone": 390, "desktop": 1280}
@@ -67,9 +67,13 @@ def main() -> int:
         eventually(lambda: (member.goto(borrower.url + "/chercher?q=tables"),
                             member.locator("ol.resultats li").count() > 0)[1], what="the other records")
 
+        admin.goto(lender.url + "/catalogue")  # the trailer's calendar, in the month of its loan
+        trailer = admin.locator("tr", has_text="Remorque vélo").locator("a[href$='/calendrier']").get_attribute("href")
+
         shots = [  # (file stem, page, node, path)
             ("home", member, borrower, "/"),
             ("catalogue", admin, lender, "/catalogue"),
+            ("calendar", admin, lender, f"{trailer}?mois={day(5)[:7]}"),
             ("search", member, borrower, "/chercher?q="),
             ("agreement", member, borrower, f"/accords/{loan}"),
             ("audit", member, borrower, "/audit"),
