@@ -75,6 +75,7 @@ def wire_form(value: Any) -> Any:
 
 
 def _record_json(row: Any) -> dict[str, Any]:
+    body = records.body_of(row.envelope)
     return {
         "author": row.author,
         "id": row.record_id,
@@ -82,7 +83,9 @@ def _record_json(row: Any) -> dict[str, Any]:
         "issued_at": row.issued_at,
         "message_id": row.message_id.hex(),
         "public": row.public,
-        "body": records.body_of(row.envelope),
+        "scope": row.scope,  # public | federation | private
+        "federations": list(body.get("federations", ())),  # who may hold it, when scope is federation
+        "body": body,
     }
 
 

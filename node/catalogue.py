@@ -22,7 +22,9 @@ from protocol import (
     InvalidMessage,
     ProtocolError,
     Record,
+    Scope,
     SigningKey,
+    Visibility,
     decode,
     encode,
     open_envelope,
@@ -32,7 +34,7 @@ from protocol import (
 from protocol.keys import KeyEntry, KeyRing, parse_chain
 from protocol.messages import MAX_RECORD_BYTES
 
-from storage import peers, records, session
+from storage import memberships, peers, records, session
 from storage.models import CatalogueRecord
 from storage.rows import RecordRow, row_of
 
@@ -107,24 +109,54 @@ def publish(engine: Engine, key: SigningKey, rtype: str, body: dict[str, Any]) -
     at = now_ms()
     with session(engine) as s, s.begin():
         held = records.get(s, key.node_id, str(body.get("id", "")))
-        record = _sign_version(key, rtype, body, held, at)
+        record = _sign_version(s, key, rtype, body, held, at)
         records.ingest(s, [record], now_ms=at)
     return record
 
 
-def _sign_version(key: SigningKey, rtype: str, body: dict[str, Any], held: CatalogueRecord | None, at: int) -> Record:
+def _sign_version(
+    s: Session, key: SigningKey, rtype: str, body: dict[str, Any], held: CatalogueRecord | None, at: int
+) -> Record:
     """Sign the next version of one of our records, refusing changes peers could not follow."""
     if held is not None:
-        if held.public and body.get("visibility") == "private" and held.rtype != "tombstone":
-            raise Conflict(
-                "a published record cannot become private: peers already hold it; delete it instead",
-                record_id=body.get("id"),
-            )
         if held.rtype not in (rtype, "tombstone") and rtype != "tombstone":
             raise Conflict(f"id {body.get('id')!r} is already used by a {held.rtype}", record_id=body.get("id"))
         # Versions are ordered by time: never sign one that would lose to what we hold.
         at = max(at, held.issued_at + 1)
-    return parse_record(seal(key, rtype, body, now_ms=at), now_ms=at)
+    record = parse_record(seal(key, rtype, body, now_ms=at), now_ms=at)
+    if held is not None and held.rtype != "tombstone" and not record.scope.covers(held_scope(s, held)):
+        raise Conflict(
+            "a record's audience can widen, never narrow: nodes that hold it would keep the older version;"
+            " delete it instead",
+            record_id=record.record_id,
+        )
+    if record.type != "tombstone":  # a node that left a federation may still delete what it published there
+        _check_own_memberships(s, key.node_id, record.scope)
+    return record
+
+
+def held_scope(s: Session, held: CatalogueRecord) -> Scope:
+    """The scope of the version we hold of a record."""
+    federations = records.federations_of_record(s, held.author, held.record_id) if held.scope == "federation" else ()
+    return Scope(Visibility(held.scope), frozenset(federations))
+
+
+def _check_own_memberships(s: Session, own_id: str, scope: Scope) -> None:
+    """We publish to a federation only as one of its members: no member would accept it otherwise."""
+    ours = {federation for federation, _ in memberships.memberships_among(s, scope.federations, [own_id])}
+    missing = sorted(scope.federations - ours)
+    if missing:
+        raise Forbidden(f"this node is not a member of federation {missing[0]}", federations=missing)
+
+
+def scope_fields(scope: Scope) -> dict[str, Any]:
+    """The body fields that state ``scope`` (none for public: it is the default)."""
+    if scope.visibility is Visibility.PUBLIC:
+        return {}
+    fields: dict[str, Any] = {"visibility": scope.visibility.value}
+    if scope.federations:
+        fields["federations"] = sorted(scope.federations)
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +187,7 @@ def publish_many(engine: Engine, key: SigningKey, rtype: str, bodies: Sequence[d
                 unchanged.append(str(body["id"]))
                 continue
             try:
-                signed.append(_sign_version(key, rtype, body, previous, at))
+                signed.append(_sign_version(s, key, rtype, body, previous, at))
             except ProtocolError as exc:
                 refused.append((index, exc.message))
         records.ingest(s, signed, now_ms=at)
@@ -189,14 +221,16 @@ def set_denied(engine: Engine, key: SigningKey, node_id: str, denied: bool, reas
 
 
 def delete(engine: Engine, key: SigningKey, record_id: str) -> Record:
-    """Publish a tombstone for one of our records (it carries no content)."""
+    """Publish a tombstone for one of our records: no content, only the record's scope, so that
+    the deletion reaches every node that holds the record and no other."""
     with session(engine) as s:
         held = records.get(s, key.node_id, record_id)
-    if held is None or held.rtype == "tombstone":
-        raise InvalidMessage(f"no record {record_id!r} to delete", record_id=record_id)
-    if held.rtype == "descriptor":
-        raise InvalidMessage("the node descriptor cannot be deleted")
-    return publish(engine, key, "tombstone", {"id": record_id})
+        if held is None or held.rtype == "tombstone":
+            raise InvalidMessage(f"no record {record_id!r} to delete", record_id=record_id)
+        if held.rtype == "descriptor":
+            raise InvalidMessage("the node descriptor cannot be deleted")
+        scope = held_scope(s, held)
+    return publish(engine, key, "tombstone", {"id": record_id, **scope_fields(scope)})
 
 
 def search(
@@ -226,19 +260,70 @@ def search(
     ]
 
 
-def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: str) -> records.IngestResult:
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What storing records from a peer did, and the records refused for their scope (nothing of them stored)."""
+
+    ingest: records.IngestResult
+    out_of_scope: tuple[tuple[RecordRow, Forbidden], ...] = ()
+
+
+def store_received(s: Session, rows: Sequence[RecordRow], *, now: int, own_id: str) -> Received:
     """Store records received from a peer, in the caller's transaction, and learn of new nodes.
+
+    A federation-scoped record is stored only if we and its author are members
+    of one of its federations; the others are refused (see ``in_scope``).
 
     Peer exchange rides on replication: a signed descriptor of a node we did
     not know tells us where it says it can be reached; the handshake will
     still have to prove it is that node.
     """
-    result = records.ingest(s, rows, now_ms=now)
-    for row in rows:
+    admitted, refused = in_scope(s, rows, own_id)
+    result = records.ingest(s, admitted, now_ms=now)
+    for row in admitted:
         if row.rtype == "descriptor" and row.author != own_id:
             body = records.body_of(row.envelope)
             peers.learn(s, row.author, addresses=list(body["endpoints"]), name=body["name"], now_ms=now)
-    return result
+    return Received(result, tuple(refused))
+
+
+def in_scope(
+    s: Session, rows: Sequence[RecordRow], own_id: str
+) -> tuple[list[RecordRow], list[tuple[RecordRow, Forbidden]]]:
+    """Split received records into those we may hold and the federation-scoped ones we may not.
+
+    We may hold a federation-scoped record when one of its federations has both
+    us and its author as members, per the charters we hold: a node outside the
+    scope then never holds the record, so it can never relay it. A tombstone
+    only needs us to be a member: it carries nothing, and its author may have
+    left the federation since it published what it deletes.
+    """
+    scoped = [row for row in rows if row.scope == Visibility.FEDERATION.value]
+    if not scoped:
+        return list(rows), []
+    pairs = memberships.memberships_among(
+        s, {f for row in scoped for f in row.federations}, {own_id, *(row.author for row in scoped)}
+    )
+    admitted: list[RecordRow] = []
+    refused: list[tuple[RecordRow, Forbidden]] = []
+    for row in rows:
+        why = _out_of_scope(row, own_id, pairs)
+        if why is None:
+            admitted.append(row)
+        else:
+            refused.append((row, Forbidden(why, record_id=row.record_id, federations=list(row.federations))))
+    return admitted, refused
+
+
+def _out_of_scope(row: RecordRow, own_id: str, pairs: set[tuple[str, str]]) -> str | None:
+    if row.scope != Visibility.FEDERATION.value:
+        return None
+    ours = [f for f in row.federations if (f, own_id) in pairs]
+    if not ours:
+        return "this node is not a member of any federation the record is meant for"
+    if row.rtype != "tombstone" and not any((f, row.author) in pairs for f in ours):
+        return "the record's author is not a member of a federation it shares with this node"
+    return None
 
 
 def verify_records(
@@ -264,7 +349,7 @@ def verify_records(
             record = parse_record(open_envelope(raw, keys=ring), now_ms=now)
             if record.type == "descriptor" and len(record.body.keys) > 1:
                 ring.learn(record.author, record.body.keys)
-            if not record.is_public:
+            if not record.scope.travels:
                 # Only its author holds a private record; one arriving here leaked somewhere.
                 raise Forbidden("a private record must not leave its author's node", record_id=record.record_id)
             if denied and record.author in denied and record.envelope.issued_at >= denied[record.author]:

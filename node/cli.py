@@ -207,6 +207,8 @@ def _record_body(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, field, None)
         if value:
             body[field] = value
+    if getattr(args, "federations", None):
+        body["federations"] = args.federations
     if args.quantity is not None:
         body["quantity"] = args.quantity
     if (args.lat is None) != (args.lon is None):
@@ -250,7 +252,15 @@ def cmd_list(args: argparse.Namespace) -> None:
     result = _client(args).call("GET", "/records", query={"type": args.record_type})
     for record in result["records"]:
         body = record["body"]
-        _emit(args, record, f"{record['id']}\t{record['type']}\t{body.get('title', body.get('name', ''))}")
+        title = body.get("title", body.get("name", ""))
+        _emit(args, record, f"{record['id']}\t{record['type']}\t{_scope_label(record)}\t{title}")
+
+
+def _scope_label(record: Mapping[str, Any]) -> str:
+    """Who may hold the record: public, private, or federation and the federations' ids."""
+    scope = str(record.get("scope", "public"))
+    federations = record.get("federations") or []
+    return f"{scope}:{','.join(federations)}" if federations else scope
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -895,7 +905,10 @@ def _add_record_options(p: argparse.ArgumentParser, record_type: str) -> None:
     p.add_argument("--unit")
     p.add_argument("--lat", help="latitude en degrés décimaux")
     p.add_argument("--lon", help="longitude en degrés décimaux")
-    p.add_argument("--visibility", choices=["public", "private"])
+    p.add_argument("--visibility", choices=["public", "federation", "private"])
+    p.add_argument("--federation", dest="federations", action="append", metavar="ID",
+                   help="avec --visibility federation : une fédération dont le nœud est membre (répétable)"
+                        " / with --visibility federation: a federation this node is a member of (repeatable)")
     if record_type == "resource":
         p.add_argument("--conditions")
         p.add_argument("--value", help="valeur de remplacement, ex. 1250,50")

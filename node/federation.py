@@ -9,6 +9,7 @@ names the request it answers. Nothing is acknowledged before it is committed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -122,14 +123,16 @@ async def hello(request: web.Request) -> web.Response:
 
 
 async def changes(request: web.Request) -> web.Response:
-    """A page of the public records we hold (own and relayed) after the caller's cursor."""
+    """A page of the records we hold (own and relayed) that the caller may have, after its cursor."""
     node, envelope, body = await _read_request(request, "changes")
     now = now_ms()
 
     def read() -> records.ChangePage:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
-            return records.changes_since(s, body.since, limit=body.limit, max_bytes=MAX_REPLY_BYTES)
+            return records.changes_since(
+                s, body.since, limit=body.limit, max_bytes=MAX_REPLY_BYTES, peer=envelope.issuer
+            )
 
     page = await node.run(read)
     return _reply(node, envelope, {"records": page.records, "next": page.next, "more": page.more})
@@ -141,18 +144,25 @@ async def push(request: web.Request) -> web.Response:
     now = now_ms()
     good, bad = await verify_received(node, body.records, now)
 
-    def commit() -> records.IngestResult:
+    def commit() -> catalogue.Received:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
             return catalogue.store_received(s, good, now=now, own_id=node.node_id)
 
-    result = await node.run(commit)
+    received = await node.run(commit)
+    result = received.ingest
     if result.stored:
         log.info("stored %d records pushed by %s", result.stored, envelope.issuer)
         # Gossip: pass what was news to us on to a few other peers (what they hold already stops there).
         node.forward_soon(list(result.stored_envelopes), came_from=envelope.issuer)
+    bad = sorted([*bad, *_refused_for_scope(body.records, received)], key=lambda r: r.index)
     rejected = [{"index": r.index, "code": r.code, "message": r.message} for r in bad]
     return _reply(node, envelope, {"stored": result.stored, "unchanged": result.unchanged, "rejected": rejected})
+
+
+def _refused_for_scope(raws: Sequence[bytes], received: catalogue.Received) -> list[catalogue.Rejected]:
+    """The records refused for their scope, at their positions in the push."""
+    return [catalogue.Rejected(raws.index(row.envelope), exc.code, exc.message) for row, exc in received.out_of_scope]
 
 
 async def reconcile(request: web.Request) -> web.Response:
@@ -164,9 +174,12 @@ async def reconcile(request: web.Request) -> web.Response:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
             cursor = counters.current(s, "records")
-            local = SortedItems(Item(t, m) for t, m in records.public_versions(s))
+            # Reconcile over what this peer may have: our public records and those of its federations.
+            local = SortedItems(Item(t, m) for t, m in records.versions_for(s, envelope.issuer))
             frame, have, _ = respond(local, body.frame)
-            found, truncated = records.public_envelopes(s, have, max_bytes=MAX_REPLY_BYTES, max_count=MAX_BATCH)
+            found, truncated = records.envelopes_for(
+                s, envelope.issuer, have, max_bytes=MAX_REPLY_BYTES, max_count=MAX_BATCH
+            )
         reply: dict[str, Any] = {"records": found, "truncated": truncated, "cursor": cursor}
         if frame is not None:
             reply["frame"] = frame

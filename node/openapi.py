@@ -84,7 +84,9 @@ OPENAPI: dict[str, Any] = {
                 "required": ["body"],
                 "properties": {
                     "type": {"type": "string", "enum": ["resource", "offer", "need"], "default": "resource"},
-                    "body": {"type": "object", "description": "The record body (see docs/protocol.md); id optional"},
+                    "body": {"type": "object", "description": "The record body (see docs/protocol.md); id optional. "
+                             "Scope: visibility public (default), private, or federation with federations: "
+                             "1 to 8 federation ids (32 lowercase hex characters) this node is a member of"},
                 },
             },
         },

@@ -83,12 +83,13 @@ class Node:
         await asyncio.gather(*running, return_exceptions=True)
 
     def push_soon(self, published: list[Record]) -> None:
-        """Offer freshly published public records to peers in the background.
+        """Offer freshly published records to peers in the background.
 
         Private records never leave the node: they are filtered here, where
-        every publication passes, not by each caller.
+        every publication passes, not by each caller. Federation-scoped ones
+        are offered only to members (the synchronizer filters per peer).
         """
-        raws = [record.envelope.raw for record in published if record.is_public]
+        raws = [record.envelope.raw for record in published if record.scope.travels]
         if self.synchronizer is not None and raws:
             self.spawn(self.synchronizer.push(raws))
 

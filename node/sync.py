@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol import ProtocolError, open_envelope, parse_record
+from protocol.envelope import stored_envelope
 from protocol.reconcile import Item, SortedItems, initiate, respond
 
 from storage import peers, records, session
@@ -156,7 +157,7 @@ class Synchronizer:
         If the peer cannot do it, or some records did not fit in its replies, the
         cursor stays at 0 and the ordinary pull fetches everything: slower, never wrong.
         """
-        local = await self.node.run(self._local_items)
+        local = await self.node.run(self._local_items, peer_id)
         frame: bytes | None = initiate(local)
         start_cursor: int | None = None
         complete = True
@@ -174,7 +175,7 @@ class Synchronizer:
                     break
                 frame, have, _ = respond(local, reply.frame)
                 if have:
-                    raws = await self.node.run(self._public_envelopes, have)
+                    raws = await self.node.run(self._envelopes_for, peer_id, have)
                     for batch in _batches(raws):
                         await self.client.request(address, peer_id, "push", {"records": batch})
                 if frame is None:
@@ -188,13 +189,14 @@ class Synchronizer:
             await self.node.run(self._commit_cursor, peer_id, start_cursor)
             report.reconciled += 1
 
-    def _local_items(self) -> SortedItems:
+    def _local_items(self, peer_id: str) -> SortedItems:
+        """The versions we reconcile with this peer: only those we may send it (one SQL query)."""
         with session(self.node.engine) as s:
-            return SortedItems(Item(t, m) for t, m in records.public_versions(s))
+            return SortedItems(Item(t, m) for t, m in records.versions_for(s, peer_id))
 
-    def _public_envelopes(self, message_ids: set[bytes]) -> list[bytes]:
+    def _envelopes_for(self, peer_id: str, message_ids: set[bytes]) -> list[bytes]:
         with session(self.node.engine) as s:
-            found, _ = records.public_envelopes(s, message_ids)
+            found, _ = records.envelopes_for(s, peer_id, message_ids)
             return found
 
     def _commit_cursor(self, peer_id: str, cursor: int) -> None:
@@ -249,10 +251,13 @@ class Synchronizer:
 
     def _commit_page(self, peer_id: str, good: list[RecordRow], cursor: int | None, now: int) -> int:
         with session(self.node.engine) as s, s.begin():
-            result = catalogue.store_received(s, good, now=now, own_id=self.node.node_id)
+            received = catalogue.store_received(s, good, now=now, own_id=self.node.node_id)
             if cursor is not None:
                 peers.set_cursor(s, peer_id, cursor, now_ms=now)
-            return result.stored
+        for row, refusal in received.out_of_scope:
+            log.warning("refused record %s/%s from %s: %s %s",
+                        row.author, row.record_id, peer_id, refusal.code, refusal.message)
+        return received.ingest.stored
 
     def _commit_failure(self, peer_id: str, message: str) -> None:
         with session(self.node.engine) as s, s.begin():
@@ -263,15 +268,26 @@ class Synchronizer:
             return peers.forget_addresses(s, peer_id, addresses, reason, now_ms=now_ms())
 
     async def push(self, raws: list[bytes], *, fanout: int | None = None, exclude: str | None = None) -> None:
-        """Offer records to a few active peers now; pull sync remains the guarantee."""
+        """Offer records (held in our database) to a few active peers now; pull sync remains the guarantee.
+
+        Each peer is offered only the records it may have: federation-scoped ones
+        go to members of their federations alone.
+        """
         targets = await self.node.run(self._push_targets, fanout or self.node.config.push_fanout, exclude)
-        batches = list(_batches(raws))
+        if not targets:
+            return
+        ids = await self.node.run(_message_ids, raws)
         for peer_id, address in targets:
+            allowed = await self.node.run(self._visible_ids, peer_id, ids)
             try:
-                for batch in batches:
+                for batch in _batches([raw for raw, mid in zip(raws, ids) if mid in allowed]):
                     await self.client.request(address, peer_id, "push", {"records": batch})
             except PeerError as exc:
                 log.info("push to %s failed (it will pull later): %s", peer_id, exc)
+
+    def _visible_ids(self, peer_id: str, message_ids: list[bytes]) -> set[bytes]:
+        with session(self.node.engine) as s:
+            return records.visible_message_ids(s, peer_id, message_ids)
 
     def _push_targets(self, fanout: int, exclude: str | None) -> list[tuple[str, str]]:
         with session(self.node.engine) as s:
@@ -279,6 +295,11 @@ class Synchronizer:
                      and p.node_id not in self.node.denied]
         # A random few, so that gossip spreads over the whole federation, not one path.
         return [(p.node_id, p.addresses[0]) for p in random.sample(views, min(fanout, len(views)))]
+
+
+def _message_ids(raws: list[bytes]) -> list[bytes]:
+    """Message ids of envelopes we stored (verified then), without checking their signatures again."""
+    return [stored_envelope(raw).message_id for raw in raws]
 
 
 def _batches(raws: list[bytes]) -> Iterator[list[bytes]]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .availability import AvailabilityRules
 from .envelope import Envelope, check_fresh, FreshnessWindow
@@ -40,18 +41,79 @@ class ResourceKind(str, Enum):
 
 class Visibility(str, Enum):
     PUBLIC = "public"  # served to peers and relayed
+    FEDERATION = "federation"  # served and relayed only to members of the record's federations
     PRIVATE = "private"  # kept on the node: listed locally, never served
 
 
 Kind = Annotated[str, Field(pattern=r"^(equipment|vehicle|space|skill|other)$")]
-VisibilityName = Annotated[str, Field(pattern=r"^(public|private)$")]
+VisibilityName = Annotated[str, Field(pattern=r"^(public|federation|private)$")]
+# A federation is named by the 16-byte id of its charter (an agreement of kind
+# "federation"), written as 32 lowercase hex characters.
+FederationId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+MAX_FEDERATIONS = 8
+FederationIds = Annotated[tuple[FederationId, ...], Field(min_length=1, max_length=MAX_FEDERATIONS)]
+
+
+class Scoped(Body):
+    """Who may hold a record besides its author: everyone, members of some federations, or nobody."""
+
+    visibility: VisibilityName | None = None
+    # validate_default: the check below must also run when the field is absent.
+    federations: FederationIds | None = Field(default=None, validate_default=True)
+
+    @field_validator("federations")
+    @classmethod
+    def _federations_match_visibility(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if "visibility" not in info.data:
+            return value  # the visibility itself is invalid and reported as such
+        scoped = info.data["visibility"] == Visibility.FEDERATION.value
+        if scoped and value is None:
+            raise PydanticCustomError("federations", "required when visibility is federation")
+        if not scoped and value is not None:
+            raise PydanticCustomError("federations", "only allowed when visibility is federation")
+        if value is not None and len(set(value)) != len(value):
+            raise PydanticCustomError("federations", "a federation is listed twice")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who may hold a record besides its author; ``federations`` is empty unless visibility is federation."""
+
+    visibility: Visibility
+    federations: frozenset[str] = frozenset()
+
+    @property
+    def travels(self) -> bool:
+        """True when the record may leave its author's node at all."""
+        return self.visibility is not Visibility.PRIVATE
+
+    def covers(self, other: Scope) -> bool:
+        """True when every node that may hold a record of scope ``other`` may hold one of this scope.
+
+        A record's new version must cover the one it replaces: nodes outside a
+        narrowed scope would keep the older version for ever.
+        """
+        if self.visibility is Visibility.PUBLIC or other.visibility is Visibility.PRIVATE:
+            return True
+        if self.visibility is Visibility.FEDERATION and other.visibility is Visibility.FEDERATION:
+            return self.federations >= other.federations
+        return False
+
+
+def scope_of(body: Any) -> Scope:
+    """The scope a record body states: absent visibility means public (descriptors, deny-lists)."""
+    visibility = Visibility(getattr(body, "visibility", None) or Visibility.PUBLIC.value)
+    return Scope(visibility, frozenset(getattr(body, "federations", None) or ()))
 
 
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
 
 
-class CatalogueEntry(Body):
-    """Fields shared by everything an association lists: what it is, how much, where."""
+class CatalogueEntry(Scoped):
+    """Fields shared by everything an association lists: what it is, how much, where, for whom."""
 
     id: RecordId
     kind: Kind
@@ -61,7 +123,6 @@ class CatalogueEntry(Body):
     quantity: Quantity | None = None
     unit: Unit | None = None
     location: Location | None = None
-    visibility: VisibilityName | None = None
 
 
 class ResourceBody(CatalogueEntry):
@@ -77,10 +138,13 @@ class IntentBody(CatalogueEntry):
 
     resource: RecordId | None = None  # one of the author's own resources, when it is about one
     valid_until: Millis | None = None
+    # A need that announces a co-funding campaign: the campaign's agreement id (32 hex), organised by the author.
+    campaign: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
 
 
-class TombstoneBody(Body):
-    """The deletion of a record: it names the record and nothing else."""
+class TombstoneBody(Scoped):
+    """The deletion of a record: it names the record and, so that it travels no further than
+    the record did, the record's scope; nothing else."""
 
     id: RecordId
 
@@ -152,8 +216,13 @@ class Record:
         return version_of(self.envelope)
 
     @property
+    def scope(self) -> Scope:
+        return scope_of(self.body)
+
+    @property
     def is_public(self) -> bool:
-        return getattr(self.body, "visibility", None) != Visibility.PRIVATE.value
+        """Served to anyone (neither federation-scoped nor private)."""
+        return self.scope.visibility is Visibility.PUBLIC
 
 
 def version_of(envelope: Envelope) -> tuple[int, bytes]:
@@ -200,17 +269,21 @@ __all__ = [
     "DESCRIPTOR_ID",
     "DenyListBody",
     "DescriptorBody",
+    "FederationId",
     "Hash32",
     "IntentBody",
     "KeyEntry",
+    "MAX_FEDERATIONS",
     "RECORD_TYPES",
     "Record",
     "ResourceBody",
     "ResourceKind",
+    "Scope",
     "TombstoneBody",
     "Visibility",
     "descriptor_endpoints",
     "parse_record",
+    "scope_of",
     "supersedes",
     "version_of",
 ]

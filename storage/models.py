@@ -7,7 +7,7 @@ for querying and can be rebuilt.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, Column, ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 
@@ -58,13 +58,39 @@ class CatalogueRecord(SQLModel, table=True):
     message_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # local change order, for cursors
-    public: bool = Field(default=True)
+    public: bool = Field(default=True)  # served to anyone: scope "public"
+    # public | federation | private; a federation-scoped record's federations are in record_federations
+    scope: str = Field(default="public", sa_column=Column(String(16), nullable=False, server_default="public"))
     kind: str | None = Field(default=None, max_length=16)
     title: str = Field(default="", max_length=200)
     search_text: str = Field(default="")  # accent-folded, lower-case words
     lat: int | None = Field(default=None)
     lon: int | None = Field(default=None)
     received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class RecordFederation(SQLModel, table=True):
+    """One federation a federation-scoped record is meant for (the record's current version)."""
+
+    __tablename__ = "record_federations"
+    __table_args__ = (
+        ForeignKeyConstraint(["author", "record_id"], ["records.author", "records.record_id"], ondelete="CASCADE"),
+    )
+
+    author: str = Field(primary_key=True, max_length=52)
+    record_id: str = Field(primary_key=True, max_length=64)
+    federation_id: str = Field(primary_key=True, max_length=32)
+
+
+class FederationMember(SQLModel, table=True):
+    """A member of a federation, as the federation's signed charter chain we hold states it."""
+
+    __tablename__ = "federation_members"
+    __table_args__ = (Index("ix_federation_members_node_id", "node_id"),)
+
+    federation_id: str = Field(primary_key=True, max_length=32)  # the charter's agreement id, 32 hex chars
+    node_id: str = Field(primary_key=True, max_length=52)
+    role: str = Field(max_length=32)
 
 
 class SeenNonce(SQLModel, table=True):

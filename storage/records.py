@@ -12,17 +12,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlmodel import Session
 
 from protocol import Record, decode, supersedes
 
 from .counters import allocate
-from .models import CatalogueRecord
+from .models import CatalogueRecord, FederationMember, RecordFederation
 from .rows import RecordRow, row_of
 from .text import fold, words
 
 T = CatalogueRecord.__table__
+RF = RecordFederation.__table__
+FM = FederationMember.__table__
 SEARCHABLE_TYPES = ("resource", "offer", "need")
 KM_PER_DEGREE = 111.32
 
@@ -66,22 +68,24 @@ def ingest(session: Session, items: Sequence[Record | RecordRow], *, now_ms: int
     # author IN (…) AND record_id IN (…) is answered from the primary key index on
     # SQLite and PostgreSQL alike (a row-value IN makes SQLite scan the table);
     # the few cross-product rows it may add are dropped here.
-    current = {
-        (author, record_id): (issued_at, message_id)
-        for author, record_id, issued_at, message_id in session.execute(
-            select(T.c.author, T.c.record_id, T.c.issued_at, T.c.message_id).where(
-                T.c.author.in_({a for a, _ in newest}), T.c.record_id.in_({r for _, r in newest})
-            )
+    current: dict[tuple[str, str], tuple[int, bytes]] = {}
+    scoped_before: set[tuple[str, str]] = set()  # held versions that have rows in record_federations
+    for author, record_id, issued_at, message_id, scope in session.execute(
+        select(T.c.author, T.c.record_id, T.c.issued_at, T.c.message_id, T.c.scope).where(
+            T.c.author.in_({a for a, _ in newest}), T.c.record_id.in_({r for _, r in newest})
         )
-        if (author, record_id) in newest
-    }
+    ):
+        if (author, record_id) in newest:
+            current[(author, record_id)] = (issued_at, message_id)
+            if scope == "federation":
+                scoped_before.add((author, record_id))
     fresh = [r for k, r in newest.items() if k not in current]
     newer = [r for k, r in newest.items() if k in current and supersedes(r.version, current[k])]
     winners = fresh + newer
     if not winners:
         return IngestResult(0, len(items))
     first_seq = allocate(session, "records", len(winners))
-    values = [{**row._asdict(), "seq": first_seq + i, "received_ms": now_ms} for i, row in enumerate(winners)]
+    values = [{**row.columns(), "seq": first_seq + i, "received_ms": now_ms} for i, row in enumerate(winners)]
     if fresh:
         session.execute(insert(T), values[: len(fresh)])
     if newer:
@@ -91,13 +95,48 @@ def ingest(session: Session, items: Sequence[Record | RecordRow], *, now_ms: int
             .values({c: bindparam(c) for c in values[0] if c not in ("author", "record_id")}),
             [{**v, "b_author": v["author"], "b_record_id": v["record_id"]} for v in values[len(fresh) :]],
         )
+    _link_federations(session, winners, replaced=[r.key for r in newer if r.key in scoped_before])
     return IngestResult(len(winners), len(items) - len(winners), tuple(row.envelope for row in winners))
 
 
-def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -> ChangePage:
-    """Public record versions with a sequence number above ``since``, in order, bounded in count and bytes."""
+def _link_federations(session: Session, winners: Sequence[RecordRow], *, replaced: Sequence[tuple[str, str]]) -> None:
+    """Keep record_federations in step with the versions just stored (rows only for federation scopes)."""
+    if replaced:
+        session.execute(
+            delete(RF).where(RF.c.author == bindparam("b_author"), RF.c.record_id == bindparam("b_record_id")),
+            [{"b_author": author, "b_record_id": record_id} for author, record_id in replaced],
+        )
+    links = [
+        {"author": row.author, "record_id": row.record_id, "federation_id": federation}
+        for row in winners
+        for federation in row.federations
+    ]
+    if links:
+        session.execute(insert(RF), links)
+
+
+def visible_to(peer: str | None) -> ColumnElement[bool]:
+    """SQL condition: records we may hand to ``peer`` (None: to anyone, so public ones only).
+
+    Public records, and federation-scoped ones when the peer is a member of one
+    of their federations per our federation_members table; never private ones.
+    """
+    if peer is None:
+        return T.c.public
+    member = exists().where(
+        RF.c.author == T.c.author,
+        RF.c.record_id == T.c.record_id,
+        FM.c.federation_id == RF.c.federation_id,
+        FM.c.node_id == peer,
+    )
+    return or_(T.c.public, and_(T.c.scope == "federation", member))
+
+
+def changes_since(session: Session, since: int, *, limit: int, max_bytes: int, peer: str | None = None) -> ChangePage:
+    """Record versions we may hand to ``peer`` with a sequence number above ``since``, in order,
+    bounded in count and bytes."""
     rows = session.execute(
-        select(T.c.seq, T.c.envelope).where(T.c.seq > since, T.c.public).order_by(T.c.seq).limit(limit + 1)
+        select(T.c.seq, T.c.envelope).where(T.c.seq > since, visible_to(peer)).order_by(T.c.seq).limit(limit + 1)
     ).all()
     page: list[bytes] = []
     size = 0
@@ -111,21 +150,39 @@ def changes_since(session: Session, since: int, *, limit: int, max_bytes: int) -
     return ChangePage(page, cursor, len(rows) > limit)
 
 
-def public_versions(session: Session) -> list[tuple[int, bytes]]:
-    """(issue time, message id) of every public record version we hold: the set peers reconcile."""
-    return [(t, bytes(m)) for t, m in session.execute(select(T.c.issued_at, T.c.message_id).where(T.c.public))]
+def versions_for(session: Session, peer: str | None) -> list[tuple[int, bytes]]:
+    """(issue time, message id) of every record version we may hand to ``peer``: the set we reconcile with it."""
+    rows = session.execute(select(T.c.issued_at, T.c.message_id).where(visible_to(peer)))
+    return [(t, bytes(m)) for t, m in rows]
 
 
-def public_envelopes(
-    session: Session, message_ids: Iterable[bytes], *, max_bytes: int | None = None, max_count: int | None = None
+def visible_message_ids(session: Session, peer: str | None, message_ids: Iterable[bytes]) -> set[bytes]:
+    """Those of these message ids whose versions we hold and may hand to ``peer``."""
+    wanted = sorted(set(message_ids))
+    found: set[bytes] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(select(T.c.message_id).where(T.c.message_id.in_(chunk), visible_to(peer)))
+        found.update(bytes(m) for (m,) in rows)
+    return found
+
+
+def envelopes_for(
+    session: Session,
+    peer: str | None,
+    message_ids: Iterable[bytes],
+    *,
+    max_bytes: int | None = None,
+    max_count: int | None = None,
 ) -> tuple[list[bytes], bool]:
-    """The public envelopes with these message ids, within the budgets if given; True if some did not fit."""
+    """The envelopes with these message ids that we may hand to ``peer``, within the budgets if given;
+    True if some did not fit."""
     wanted = sorted(message_ids)
     found: list[bytes] = []
     size = 0
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for (envelope,) in session.execute(select(T.c.envelope).where(T.c.message_id.in_(chunk), T.c.public)):
+        for (envelope,) in session.execute(select(T.c.envelope).where(T.c.message_id.in_(chunk), visible_to(peer))):
             over_bytes = max_bytes is not None and size + len(envelope) > max_bytes
             if found and (over_bytes or len(found) == max_count):
                 return found, True
@@ -143,6 +200,16 @@ def list_by_author(session: Session, author: str, *, include_tombstones: bool = 
     if not include_tombstones:
         stmt = stmt.where(CatalogueRecord.rtype != "tombstone")
     return list(session.scalars(stmt.order_by(CatalogueRecord.record_id)))
+
+
+def federations_of_record(session: Session, author: str, record_id: str) -> tuple[str, ...]:
+    """The federations the version we hold of a federation-scoped record is meant for, sorted (empty otherwise)."""
+    rows = session.scalars(
+        select(RF.c.federation_id)
+        .where(RF.c.author == author, RF.c.record_id == record_id)
+        .order_by(RF.c.federation_id)
+    )
+    return tuple(rows)
 
 
 def count(session: Session, *, public_only: bool = False) -> int:

@@ -604,6 +604,11 @@ def _record_case(name: str, raw: bytes, now_ms: int, error: str | None, note: st
     return case
 
 
+# Federation ids: the 16-byte ids of two federations' charters, in lowercase hex.
+FEDERATION_93 = "5e1f0c9a2b7d4e3f8a6b1c2d3e4f5061"
+FEDERATION_SPORT = "a0b1c2d3e4f5061728394a5b6c7d8e9f"
+
+
 def records_file() -> dict[str, Any]:
     now = T0 + 60 * MINUTE
     minibus = {"id": "minibus-9", "kind": "vehicle", "title": "Minibus 9 places"}
@@ -629,6 +634,11 @@ def records_file() -> dict[str, Any]:
             "replacement_value": {"amount": 150000, "currency": "EUR"}})),
         ("resource, private", rec("resource private", "resource", {
             "id": "salle-a", "kind": "space", "title": "Salle de réunion A", "visibility": "private"})),
+        ("resource, federation-scoped", rec("resource federation", "resource", {
+            "id": "salle-b", "kind": "space", "title": "Salle de réunion B", "visibility": "federation",
+            "federations": [FEDERATION_93, FEDERATION_SPORT]})),
+        ("tombstone, federation-scoped", rec("tombstone federation", "tombstone", {
+            "id": "salle-b", "visibility": "federation", "federations": [FEDERATION_93]})),
         ("resource, skill", rec("resource skill", "resource", {
             "id": "graphisme", "kind": "skill", "title": "Graphisme", "quantity": 4, "unit": "h/mois"}, key=YOUTH)),
         ("offer", rec("offer", "offer", {
@@ -655,6 +665,24 @@ def records_file() -> dict[str, Any]:
         ("unknown kind", res("kind car", kind="car"), "invalid", ""),
         ("kind in uppercase", res("kind upper", kind="Vehicle"), "invalid", ""),
         ("unknown visibility", res("visibility", visibility="friends"), "invalid", ""),
+        ("federation visibility without federations", res("fed none", visibility="federation"), "invalid", ""),
+        ("federations with public visibility", res("fed public", visibility="public", federations=[FEDERATION_93]),
+         "invalid", "federations is present exactly when visibility is federation"),
+        ("federations without visibility", res("fed absent", federations=[FEDERATION_93]), "invalid",
+         "absent visibility means public"),
+        ("federations with private visibility", res("fed private", visibility="private", federations=[FEDERATION_93]),
+         "invalid", ""),
+        ("empty federations", res("fed empty", visibility="federation", federations=[]), "invalid", ""),
+        ("9 federations", res("fed 9", visibility="federation", federations=[f"{i:032x}" for i in range(9)]),
+         "invalid", ""),
+        ("federation listed twice", res("fed twice", visibility="federation",
+                                        federations=[FEDERATION_93, FEDERATION_93]), "invalid", ""),
+        ("federation id in uppercase", res("fed upper", visibility="federation",
+                                           federations=[FEDERATION_93.upper()]), "invalid", ""),
+        ("federation id of 15 bytes", res("fed short", visibility="federation",
+                                          federations=[FEDERATION_93[:30]]), "invalid", ""),
+        ("federation id as bin", res("fed bin", visibility="federation",
+                                     federations=[bytes.fromhex(FEDERATION_93)]), "invalid", ""),
         ("missing title", rec("no title", "resource", {"id": "a", "kind": "other"}), "invalid", ""),
         ("empty title", res("empty title", title=""), "invalid", ""),
         ("title of 201 characters", res("long title", title="é" * 201), "invalid", "lengths count characters"),

@@ -44,7 +44,7 @@ class FormError(ValueError):
 def own_records(node: Node) -> list[dict[str, Any]]:
     with session(node.engine) as s:
         rows = [r for r in records.list_by_author(s, node.node_id) if r.rtype in catalogue.PUBLISHABLE_TYPES]
-    return [{"id": r.record_id, "type": r.rtype, "public": r.public, "issued_at": r.issued_at,
+    return [{"id": r.record_id, "type": r.rtype, "public": r.public, "scope": r.scope, "issued_at": r.issued_at,
              "body": plain(records.body_of(r.envelope))} for r in rows]
 
 
@@ -168,6 +168,9 @@ def body_from_form(data: MultiDictProxy[Any], rtype: str, previous: dict[str, An
                             "lon": _degrees(lon, 180_000_000, N_("Longitude"))}
     if data.get("private"):
         body["visibility"] = "private"
+        body.pop("federations", None)
+    elif "federations" in body:  # the form does not edit federation scopes: the record keeps its own
+        body["visibility"] = "federation"
     if rtype == "resource":
         availability = _availability(data, (previous or {}).get("availability"))
         body.pop("availability", None)

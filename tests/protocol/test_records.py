@@ -18,7 +18,7 @@ from protocol import (
     version_of,
 )
 from protocol.keys import certify
-from protocol.records import RECORD_TYPES, descriptor_endpoints
+from protocol.records import RECORD_TYPES, Scope, Visibility, descriptor_endpoints
 
 FOOD = SigningKey.from_seed(b"\x11" * 32)
 CLUB = SigningKey.from_seed(b"\x22" * 32)
@@ -28,6 +28,9 @@ T0 = 1_767_225_600_000
 MIN = 60_000
 
 MINIBUS = {"id": "minibus-9", "kind": "vehicle", "title": "Minibus 9 places"}
+F = "5e1f0c9a2b7d4e3f8a6b1c2d3e4f5061"  # federation ids: 16 bytes in lowercase hex
+G = "a0b1c2d3e4f5061728394a5b6c7d8e9f"
+SCOPED = {"visibility": "federation", "federations": [F]}
 
 
 def descriptor(**changes: Any) -> dict[str, Any]:
@@ -80,7 +83,13 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("resource", {"id": "autre", "kind": "other", "title": "Autre", "description": "d" * 5000}),
     ("offer", {**MINIBUS, "id": "o1", "resource": "minibus-9", "valid_until": 2**53 - 1}),
     ("need", {**MINIBUS, "id": "n1", "quantity": 10**9, "unit": "kg"}),
+    ("resource", {**MINIBUS, **SCOPED}),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [f"{i:032x}" for i in range(8)]}),
+    ("offer", {**MINIBUS, "id": "o2", "visibility": "federation", "federations": [G, F]}),
+    ("need", {**MINIBUS, "id": "n2", **SCOPED}),
     ("tombstone", {"id": "minibus-9"}),
+    ("tombstone", {"id": "minibus-9", **SCOPED}),
+    ("tombstone", {"id": "minibus-9", "visibility": "private"}),
     ("denylist", {"id": "denylist", "entries": []}),
     ("denylist", {"id": "denylist", "entries": [{"node": "a" * 52, "since": 0, "reason": "usurpation"}]}),
 ]
@@ -96,6 +105,22 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("resource", {**MINIBUS, "kind": "vehicles"}, "kind"),
     ("resource", {**MINIBUS, "kind": " vehicle"}, "kind"),
     ("resource", {**MINIBUS, "visibility": "members"}, "visibility"),
+    ("resource", {**MINIBUS, "visibility": "federation"}, "federations: required"),
+    ("resource", {**MINIBUS, "visibility": "public", "federations": [F]}, "federations: only allowed"),
+    ("resource", {**MINIBUS, "visibility": "private", "federations": [F]}, "federations: only allowed"),
+    ("resource", {**MINIBUS, "federations": [F]}, "federations: only allowed"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": []}, "federations"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": F}, "federations"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [F, F]}, "listed twice"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [f"{i:032x}" for i in range(9)]},
+     "federations"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [F.upper()]}, "federations.0"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [F[:30]]}, "federations.0"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [F + "00"]}, "federations.0"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": [bytes.fromhex(F)]}, "federations.0"),
+    ("resource", {**MINIBUS, "visibility": "federation", "federations": ["x" * 32]}, "federations.0"),
+    ("offer", {**MINIBUS, "visibility": "federation"}, "federations"),
+    ("need", {**MINIBUS, "federations": [F]}, "federations"),
     ("resource", {"id": "a", "kind": "other"}, "title"),
     ("resource", {**MINIBUS, "title": ""}, "title"),
     ("resource", {**MINIBUS, "title": "t" * 201}, "title"),
@@ -118,6 +143,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("tombstone", {"id": "minibus-9", "kind": "vehicle"}, "kind"),
     ("tombstone", {}, "id"),
     ("tombstone", {"id": "denylist"}, "reserved"),
+    ("tombstone", {"id": "minibus-9", "visibility": "federation"}, "federations"),
     ("denylist", {"id": "deny", "entries": []}, "id"),
     ("denylist", {"id": "denylist", "entries": [{"node": "a" * 52}]}, "since"),
     ("descriptor", descriptor(id="noeud"), "id"),
@@ -180,6 +206,32 @@ def test_visibility() -> None:
     assert parse_record(record("resource", MINIBUS), now_ms=T0).is_public
     assert parse_record(record("resource", {**MINIBUS, "visibility": "public"}), now_ms=T0).is_public
     assert not parse_record(record("resource", {**MINIBUS, "visibility": "private"}), now_ms=T0).is_public
+    assert not parse_record(record("resource", {**MINIBUS, **SCOPED}), now_ms=T0).is_public
+
+
+def test_scope_says_who_may_hold_a_record() -> None:
+    def scope_of(t: str, body: dict[str, Any]) -> Scope:
+        return parse_record(record(t, body), now_ms=T0).scope
+
+    assert scope_of("resource", MINIBUS) == Scope(Visibility.PUBLIC)
+    assert scope_of("descriptor", descriptor()) == Scope(Visibility.PUBLIC)
+    assert scope_of("resource", {**MINIBUS, "visibility": "private"}) == Scope(Visibility.PRIVATE)
+    both = scope_of("offer", {**MINIBUS, "visibility": "federation", "federations": [G, F]})
+    assert both == Scope(Visibility.FEDERATION, frozenset({F, G}))
+    assert scope_of("tombstone", {"id": "x", **SCOPED}) == Scope(Visibility.FEDERATION, frozenset({F}))
+    assert not Scope(Visibility.PRIVATE).travels and both.travels and Scope(Visibility.PUBLIC).travels
+
+
+def test_a_scope_may_widen_never_narrow() -> None:
+    public, private = Scope(Visibility.PUBLIC), Scope(Visibility.PRIVATE)
+    in_f = Scope(Visibility.FEDERATION, frozenset({F}))
+    in_f_and_g = Scope(Visibility.FEDERATION, frozenset({F, G}))
+    in_g = Scope(Visibility.FEDERATION, frozenset({G}))
+    widening = [(public, in_f), (public, private), (in_f, private), (in_f_and_g, in_f), (in_f, in_f),
+                (private, private)]
+    narrowing = [(in_f, public), (private, public), (private, in_f), (in_f, in_f_and_g), (in_g, in_f)]
+    assert all(new.covers(old) for new, old in widening)
+    assert not any(new.covers(old) for new, old in narrowing)
 
 
 def test_descriptor_endpoints() -> None:
