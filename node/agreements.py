@@ -31,7 +31,7 @@ from protocol.errors import NotAllowed
 from protocol.merkle import leaf_hash
 from protocol.records import RECORD_FUTURE_MS
 
-from storage import agreements, log, peers, records, session
+from storage import agreements, log, memberships, peers, records, session
 from storage.agreements import NewEvent
 from storage.models import Agreement
 
@@ -254,7 +254,7 @@ def _keep_calendar(s: Session, node: Node, before: AgreementState | None, after:
 
 def _check_fits(s: Session, node: Node, state: AgreementState, now: int) -> None:
     terms = state.terms
-    rules = availability_rules(s, node.node_id, terms.resource)
+    rules = availability_rules(s, node.node_id, terms.resource, requester=state.parties[BORROWER])
     margin = (rules.buffer_minutes or 0) * 60_000
     held = agreements.bookings(
         s, terms.resource, start_ms=terms.period.start - margin, end_ms=terms.period.end + margin, now_ms=now, exclude=state.id
@@ -264,11 +264,13 @@ def _check_fits(s: Session, node: Node, state: AgreementState, now: int) -> None
     check_request(rules, bookings, period, terms.quantity, now)
 
 
-def availability_rules(s: Session, node_id: str, resource_id: str) -> AvailabilityRules:
-    """The booking rules of one of our resources (stock from its quantity when it states none)."""
+def availability_rules(s: Session, node_id: str, resource_id: str, *, requester: str) -> AvailabilityRules:
+    """The booking rules of one of our resources (stock from its quantity when it states none),
+    for ``requester`` (a borrower, a searching node): only what it may see is offered to it."""
     held = records.get(s, node_id, resource_id)
-    if held is None or held.rtype != "resource" or not held.public:
-        # A private resource is not offered to peers: it is not booked, nor its calendar told.
+    if held is None or held.rtype != "resource" or not _offered_to(s, held, requester):
+        # A private resource is not offered to peers, nor a federation's to non-members: it is not
+        # booked, nor its calendar told (and the answer does not say it exists).
         raise InvalidMessage(f"no resource {resource_id!r} to lend here", resource=resource_id)
     body = records.body_of(held.envelope)
     if "availability" in body:
@@ -276,7 +278,19 @@ def availability_rules(s: Session, node_id: str, resource_id: str) -> Availabili
     return AvailabilityRules(unit="hour", stock=int(body.get("quantity", 1)))
 
 
-def free_or_why(node: Node, resources: Sequence[str], start: int, end: int, quantity: int, now: int) -> dict[str, list[str]]:
+def _offered_to(s: Session, held: Any, requester: str) -> bool:
+    """Whether a resource's scope lets ``requester`` book it: public, or a federation it belongs to."""
+    if held.scope == "public":
+        return True
+    if held.scope != "federation":
+        return False
+    federations = records.federations_of_record(s, held.author, held.record_id)
+    return bool(memberships.memberships_among(s, federations, [requester]))
+
+
+def free_or_why(
+    node: Node, resources: Sequence[str], start: int, end: int, quantity: int, now: int, *, requester: str
+) -> dict[str, list[str]]:
     """For each of our resources, the reasons it cannot be booked for [start, end) (empty: it is free).
 
     Answers federated availability searches; it judges like a request would,
@@ -287,7 +301,7 @@ def free_or_why(node: Node, resources: Sequence[str], start: int, end: int, quan
     with session(node.engine) as s:
         for resource in resources:
             try:
-                rules = availability_rules(s, node.node_id, resource)
+                rules = availability_rules(s, node.node_id, resource, requester=requester)
             except InvalidMessage:
                 answers[resource] = ["unknown"]
                 continue

@@ -48,7 +48,7 @@ async def check_free(node: Node, wanted: Sequence[tuple[str, str]], start: int, 
 
 async def _ask_owner(node: Node, owner: str, resources: list[str], start: int, end: int, quantity: int) -> Answers:
     if owner == node.node_id:
-        reasons = await node.run(free_or_why, node, resources, start, end, quantity, now_ms())
+        reasons = await node.run(free_or_why, node, resources, start, end, quantity, now_ms(), requester=node.node_id)
         return {(owner, r): reasons[r] for r in resources}
     unknown: Answers = {(owner, r): None for r in resources}
     if node.synchronizer is None:

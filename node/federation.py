@@ -222,7 +222,8 @@ async def availability(request: web.Request) -> web.Response:
         with session(node.engine) as s, s.begin():
             _remember(s, node, envelope, now)
         resources = list(dict.fromkeys(body.resources))
-        return free_or_why(node, resources, body.period.start, body.period.end, body.quantity, now)
+        return free_or_why(node, resources, body.period.start, body.period.end, body.quantity, now,
+                           requester=envelope.issuer)
 
     answers = await node.run(answer)
     free = [resource for resource, reasons in answers.items() if not reasons]

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from node import catalogue
+from node.agreements import free_or_why
 from node.app import RunningNode
 from node.cli import _record_body, _scope_label, build_parser
 from node.clock import now_ms
@@ -25,7 +26,8 @@ from protocol.reconcile import SortedItems, initiate
 from storage import memberships, records, session
 
 from ..factories import resource
-from .harness import local_api, make_home, running, seed_of
+from .harness import introduce, local_api, make_home, running, seed_of
+from .test_lending import days_ahead, until
 
 F = "5e1f0c9a2b7d4e3f8a6b1c2d3e4f5061"
 G = "a0b1c2d3e4f5061728394a5b6c7d8e9f"
@@ -253,3 +255,33 @@ def test_the_cli_publishes_to_federations() -> None:
     assert (body["visibility"], body["federations"]) == ("federation", [F, G])
     assert _scope_label({"scope": "federation", "federations": [F]}) == f"federation:{F}"
     assert _scope_label({"scope": "private", "federations": []}) == "private"
+
+
+async def test_a_federation_resource_is_lent_to_members_only(tmp_path: Path) -> None:
+    async with running(make_home(tmp_path, "Ressourcerie A")) as a, running(make_home(tmp_path, "Club B")) as b, \
+            running(make_home(tmp_path, "Atelier C")) as c:
+        _members(a, b, on=(a, b, c))
+        introduce(b, a)
+        introduce(c, a)
+        _publish(a, "remorque", availability={"unit": "day", "stock": 1}, **SCOPED)
+        terms = {"owner": a.node.node_id, "resource": "remorque", "period": days_ahead(3, 4)}
+        async with local_api(b) as member, local_api(c) as outsider, local_api(a) as owner:
+            status, asked = await member("POST", "/loans", json=terms)
+            assert status == 201, asked
+            await until(lambda: _state(owner, asked["id"], "requested"))
+            status, refused = await outsider("POST", "/loans", json=terms)
+            assert status == 201, refused  # held by the outsider's node; the owner answers it asynchronously
+            await until(lambda: _state(outsider, refused["id"], "refused"))
+            _, detail = await outsider("GET", f"/agreements/{refused['id']}")
+            assert detail["refusal"]["code"] == "invalid" and "no resource" in detail["refusal"]["message"]
+            # The owner holds nothing of the outsider's request, and says nothing of the resource's calendar.
+            assert (await owner("GET", f"/agreements/{refused['id']}"))[0] == 404
+            # Nor does a search by availability tell the outsider anything about it.
+            start, end = terms["period"]["start"], terms["period"]["end"]
+            assert free_or_why(a.node, ["remorque"], start, end, 1, now_ms(), requester=c.node.node_id) == {"remorque": ["unknown"]}
+            assert free_or_why(a.node, ["remorque"], start, end, 1, now_ms(), requester=b.node.node_id) == {"remorque": []}
+
+
+async def _state(api: Any, agreement_id: str, expected: str) -> bool:
+    status, found = await api("GET", f"/agreements/{agreement_id}")
+    return status == 200 and found["state"] == expected
