@@ -42,6 +42,7 @@ from .transparency import check_can_append
 # How we came to know a node that makes it one of our federation (see the "peers" auto-accept policy).
 FEDERATION_SOURCES = frozenset({"seed", "exchange", "mdns"})
 EVENT_FUTURE_MS = RECORD_FUTURE_MS  # clock skew we tolerate on an event's date
+JOINING = "joining"  # our role in a convened chain we are catching up on, until it makes us a member
 
 
 # Kind-specific bookkeeping done in the same transaction as each event (e.g. a federation's
@@ -108,7 +109,8 @@ def act(node: Node, agreement_id: bytes, action: str, data: Mapping[str, Any], n
         row = agreements.get(s, agreement_id)
         if row is not None and summary(row, state, now)["state"] == "refused":
             raise NotAllowed("the owner refused this request outright: it holds nothing of it; ask again")
-        event = next_event(node.key, state, action, data, now_ms=now)
+        # Never dated before the chain's head (a peer's clock may run a little ahead of ours).
+        event = next_event(node.key, state, action, data, now_ms=max(now, state.iat))
         moved = apply(state, event, open_statement=node.open_statement)
         _commit(s, node, state, moved, event, now)
         return Progress(moved, event.raw)
@@ -137,7 +139,7 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
             raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
         state, overtaken = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
         moved = apply(state, event, open_statement=node.open_statement)
-        if moved.role_of(node.node_id) is None or moved.role_of(sender) is None:
+        if moved.role_of(sender) is None or (moved.role_of(node.node_id) is None and not _joining(node, moved, event)):
             raise Forbidden("only the parties of an agreement exchange its events")
         _commit(s, node, state, moved, event, now)
         if overtaken:
@@ -145,7 +147,7 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
             agreements.set_refusal(s, moved.id, {"code": "out-of-order", "message": message}, now_ms=now)
         if not _accepts_at_once(s, node, moved, event):
             return Progress(moved, event.raw)
-        answer = next_event(node.key, moved, "accept", {}, now_ms=now)
+        answer = next_event(node.key, moved, "accept", {}, now_ms=max(now, moved.iat))
         sealed = apply(moved, answer)
         _commit(s, node, moved, sealed, answer, now)
         return Progress(sealed, event.raw, (answer.raw,))
@@ -189,9 +191,18 @@ def _yield_to_authority(
 # ---- one transaction per step ----------------------------------------------------------------
 
 
+def _joining(node: Node, state: AgreementState, event: Envelope) -> bool:
+    """A convened chain's authority catching a newcomer up from the chain's start: the events
+    before the one that makes us a member (a contributor's own pledge, an admission) come first."""
+    authority = authority_role(state.kind)
+    return authority is not None and event.issuer == state.parties.get(authority) != node.node_id
+
+
 def _commit(s: Session, node: Node, before: AgreementState | None, after: AgreementState, event: Envelope, now: int) -> None:
     """Check the calendar, then store the event, the new state, the booking and our outbox entries."""
     our_role = after.role_of(node.node_id)
+    if our_role is None and _joining(node, after, event):
+        our_role = JOINING
     if our_role is None:
         raise Forbidden("this node is not a party to the agreement")
     resource, title = _resource_of(s, after)
@@ -199,7 +210,7 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
     if after.kind == LOAN.name and our_role == OWNER:
         _keep_calendar(s, node, before, after, event, now)
     log.append(s, leaf_hash(event.raw), event.message_id, now_ms=now)  # same transaction as the event
-    agreements.append(
+    row = agreements.append(
         s,
         NewEvent(after.id, after.seq, event.message_id, event.issuer, str(event.body["action"]), event.issued_at, event.raw),
         kind=after.kind,
@@ -210,6 +221,7 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
         title=title,
         now_ms=now,
     )
+    row.our_role = our_role  # a newcomer's role once the chain makes it a member (or a member's new role)
     hook = COMMIT_HOOKS.get(after.kind)
     if hook is not None:
         hook(s, node, before, after)

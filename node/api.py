@@ -19,7 +19,7 @@ from protocol.schema import parse
 
 from storage import log, peers, records, session
 
-from . import agreements_api, audit_api, catalogue
+from . import agreements_api, audit_api, campaigns_api, catalogue, federations_api, fund_api
 from .availability_search import check_free
 from .clock import now_ms
 from .config import ConfigError, Seed
@@ -360,7 +360,10 @@ def create_app() -> web.Application:
             web.post("/import", import_inventory),
             web.get("/search", search),
             *agreements_api.ROUTES,
+            *campaigns_api.ROUTES,
             *audit_api.ROUTES,
+            *fund_api.ROUTES,
+            *federations_api.ROUTES,
         ]
     )
     return app

@@ -16,9 +16,10 @@ from aiohttp_remotes import XForwardedFiltered
 
 from storage import make_engine, peers, session, upgrade
 
-from . import api, calendar_feeds, catalogue, federation, keys
+from . import api, calendar_feeds, campaigns, catalogue, federation, keys
 from .clock import now_ms
 from .config import NodeConfig
+from .federations import close_decisions_forever
 from .home import read_token
 from .outbox import Outbox
 from .peers import PeerClient
@@ -87,6 +88,8 @@ async def _peer_client(app: web.Application) -> AsyncIterator[None]:
         node.spawn(node.synchronizer.run_forever(), loop=True)
     # Agreement events always travel: waiting for a sync round would leave a borrower unanswered.
     node.spawn(node.outbox.run_forever(), loop=True)
+    node.spawn(close_decisions_forever(node), loop=True)  # as a federation's secretariat: close decisions on time
+    node.spawn(campaigns.conclude_when_due(node), loop=True)  # as a campaign's organiser: conclude at the deadline
     node.witness = Witness(node)
     if node.config.background_sync:
         node.spawn(node.witness.run_forever(WITNESS_INTERVAL_FACTOR * node.config.sync_interval_s), loop=True)

@@ -20,7 +20,7 @@ from protocol import InvalidMessage, ProtocolError, fingerprint, is_node_id
 
 from storage.identity import KeyFileError
 
-from . import keys
+from . import cli_campaign, cli_federation, cli_fund, keys
 from .apiclient import ApiClient, ApiError, NotRunning
 from .app import StartupError
 from .config import DEFAULT_PORT, ConfigError, Seed, load
@@ -1077,6 +1077,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(sub, "sync", "synchroniser maintenant", cmd_sync)
     _add_loan_commands(sub)
+    cli_campaign.add_commands(sub)
+    cli_fund.add_commands(sub)
+    cli_federation.add_commands(sub)
     _add_audit_commands(sub)
 
     p = _command(sub, "demo", "démarrer une petite fédération de démonstration", cmd_demo, home=False, json_output=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError
+from protocol import Envelope, Forbidden, InvalidMessage, ProtocolError, Stale
 from protocol.agreements import (
     STATEMENT_TYPE,
     AgreementState,
@@ -28,7 +28,7 @@ from protocol.agreements import (
 from storage import agreements as stored
 from storage import peers, session
 
-from .agreements import Progress, _commit, load_state, take_events
+from .agreements import EVENT_FUTURE_MS, Progress, _commit, load_state, take_events
 from .clock import now_ms
 from .peers import IdentityMismatch, Refused, Unreachable
 from .runtime import Node
@@ -69,7 +69,13 @@ def embed_statement(node: Node, statement: Envelope, now: int) -> Progress:
         authority = kind_of(state.kind).authority
         if authority is None or state.parties.get(authority) != node.node_id:
             raise Forbidden("this node is not the authority of that agreement: send the statement to it")
-        event = embed(node.key, state, statement.raw, action=EMBED_ACTION, now_ms=now)
+        if statement.issued_at - now > EVENT_FUTURE_MS:
+            raise Stale("statement dated in the future: check the clock", server_time=now,
+                        delta_ms=statement.issued_at - now)
+        # An author whose clock runs a little ahead is not refused: the embedding is dated no earlier
+        # than the statement, nor than the chain's head (which such a statement may have moved ahead).
+        when = max(now, statement.issued_at, state.iat)
+        event = embed(node.key, state, statement.raw, action=EMBED_ACTION, now_ms=when)
         moved = apply(state, event, open_statement=node.open_statement)
         _commit(s, node, state, moved, event, now)
         return Progress(moved, event.raw)

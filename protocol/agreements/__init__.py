@@ -7,6 +7,7 @@ registers every kind.
 """
 
 from ._frozen import FrozenMap
+from .campaign import CAMPAIGN  # noqa: F401  (registers the campaign kind)
 from .loan import (
     LOAN,
     LoanTerms,
@@ -47,6 +48,8 @@ from .sealed import (
     sign_document,
     terms_document,
 )
+
+from . import federation  # noqa: F401  (registers the federation kind; after machine and loan)
 
 __all__ = [
     "EVENT_TYPE",
