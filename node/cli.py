@@ -644,6 +644,10 @@ def _agreement_row(agreement: Mapping[str, Any], name: str | None, zone: ZoneInf
     terms = agreement.get("terms") or {}
     who = name or agreement["counterpart"][:12] + "…"
     direction = t(f"role.{agreement['role']}", who=who) if agreement["role"] in ("owner", "borrower") else who
+    if agreement["kind"] != "loan":  # a campaign, a federation: its name says what it is
+        row = t("agreements.row_convened", id=agreement["id"][:8], state=_state_text(agreement["state"]),
+                kind=t(f"kind.{agreement['kind']}"), title=agreement.get("title") or "")
+        return row
     period = _period_text(terms["period"], zone) if "period" in terms else ""
     row = t("agreements.row", id=agreement["id"][:8], state=_state_text(agreement["state"]), direction=direction,
             title=agreement.get("title") or agreement.get("resource") or "", period=period,

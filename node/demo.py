@@ -20,7 +20,8 @@ from protocol.availability import day_period
 from storage import agreements as stored_agreements
 from storage import records, session
 
-from . import agreements, catalogue
+from . import agreements, campaigns, catalogue, federations
+from .api import wire_form
 from .clock import now_ms
 from .app import RunningNode, start_node
 from .config import Seed, load
@@ -87,6 +88,8 @@ async def run_demo(base: Path, *, base_port: int, host: str) -> None:
             if len(counts) == 1:
                 break
         await _sample_loan(borrower=nodes[0], owner=nodes[1])
+        await _sample_federation(nodes)
+        await _sample_campaign(organiser=nodes[2], pledgers=nodes[:2])
         _print_welcome(nodes, base, passwords)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -122,6 +125,70 @@ async def _sample_loan(*, borrower: RunningNode, owner: RunningNode) -> None:
     await _until_state(owner, asked.state.id, "sealed")
 
 
+DAY_MS = 86_400_000
+CONSENT = {"method": "consent", "questions_ms": 3 * DAY_MS, "objections_ms": 4 * DAY_MS, "review_months": 12}
+BALLOT = {"method": "ballot", "voting_ms": 7 * DAY_MS, "quorum_percent": 50, "majority_percent": 50}
+
+
+def _held_kinds(running: RunningNode) -> set[str]:
+    with session(running.node.engine) as s:
+        return {row.kind for row in stored_agreements.listing(s)}
+
+
+async def _sample_federation(nodes: list[RunningNode]) -> None:
+    """The three associations found a neighbourhood federation (consent for membership, ballots for
+    the fund) and all adhere: the secretariat is the food bank's node."""
+    if "federation" in _held_kinds(nodes[0]):
+        return
+    charter = {
+        "name": "Collectif des associations de Lyon Est",
+        "territory": "Lyon 3e, 7e et 8e, Villeurbanne",
+        "purpose": "Mutualiser le matériel, les salles et un fonds commun entre associations du territoire",
+        "colleges": [{"id": "solidarite", "title": "Solidarité", "weight_percent": 50},
+                     {"id": "sport-jeunesse", "title": "Sport et jeunesse", "weight_percent": 50}],
+        "founders": {nodes[0].node.node_id: "solidarite", nodes[1].node.node_id: "sport-jeunesse",
+                     nodes[2].node.node_id: "sport-jeunesse"},
+        "rules": {"admit": CONSENT, "remove": CONSENT, "amend_charter": CONSENT, "general": CONSENT,
+                  "fund_criteria": {**BALLOT, "weighted": True}, "fund_allocation": {**BALLOT, "weighted": True}},
+        "currency": "EUR",
+    }
+    founded = await federations.found(nodes[0].node, wire_form(charter))
+    for running in nodes:
+        await _until_held(running, founded.state.id)
+        await federations.adhere(running.node, founded.state.id)
+
+
+async def _sample_campaign(*, organiser: RunningNode, pledgers: list[RunningNode]) -> None:
+    """The youth centre's public campaign for a shared cargo bike, open for three weeks; the two other
+    associations pledge, one in money, one in volunteer work valued at its cost."""
+    if "campaign" in _held_kinds(organiser):
+        return
+    opened = await campaigns.create(organiser.node, {
+        "title": "Vélo cargo partagé",
+        "purpose": "Un vélo cargo électrique pour les collectes, les tournois et les sorties, partagé entre nous",
+        "beneficiaries": [{"node": organiser.node.node_id}],
+        "currency": "EUR", "target": 600_000, "minimum": 450_000, "deadline": now_ms() + 21 * DAY_MS,
+        "mode": "all_or_nothing",
+        "lines": [{"id": "velo", "title": "Vélo et batterie", "min": 450_000, "max": 450_000},
+                  {"id": "remorque", "title": "Remorque", "min": 0, "max": 150_000}],
+        "stretch_goals": [{"amount": 700_000, "title": "Deuxième batterie"}],
+        "eligibility": {"scope": "public"},
+    })
+    pledges = [{"type": "money", "value": 200_000, "line": "velo"},
+               {"type": "work", "value": 60_000, "hours": 40, "description": "Entretien par nos bénévoles"}]
+    for running, pledge in zip(pledgers, pledges, strict=True):
+        await campaigns.state_to(running.node, opened.state.id, "pledge", pledge, organiser=organiser.node.node_id)
+
+
+async def _until_held(running: RunningNode, agreement_id: bytes) -> None:
+    for _ in range(100):
+        with session(running.node.engine) as s:
+            if stored_agreements.get(s, agreement_id) is not None:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the demo federation did not reach {running.config.name}")
+
+
 async def _until_state(running: RunningNode, agreement_id: bytes, state: str) -> None:
     """Wait (bounded) until an agreement step has reached this node through the other's outbox."""
     for _ in range(100):
@@ -151,6 +218,9 @@ def _print_welcome(nodes: list[RunningNode], base: Path, passwords: list[str]) -
     lender = lender.relative_to(Path.cwd()) if lender.is_relative_to(Path.cwd()) else lender
     print(f"  .venv/bin/maillage agreements --home {lender}")
     print(f"  .venv/bin/maillage audit verify --home {lender} <ACCORD>")
+    print(f"  .venv/bin/maillage campaign list --home {lender}")
+    print(f"  .venv/bin/maillage federation list --home {lender}")
+    print(f"  .venv/bin/maillage fund show --home {lender} <FÉDÉRATION>")
     print(f"  curl {nodes[0].url}/api/v1/openapi.json")
     print()
     print(t("demo.stop"), flush=True)
