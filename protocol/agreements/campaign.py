@@ -717,9 +717,12 @@ def _fresh(state: AgreementState, statement: Envelope) -> None:
         raise OutOfOrder("a statement is embedded within ten minutes of being signed", iat=statement.issued_at)
 
 
-def _in_time(statement: Envelope, limit: int, what: str) -> None:
-    if statement.issued_at > limit:
-        raise Expired(f"too late to {what}", limit=limit, iat=statement.issued_at)
+def _in_time(state: AgreementState, statement: Envelope, limit: int, what: str) -> None:
+    """Both the statement and the organiser's event embedding it (``state.iat``) come by ``limit``:
+    an author cannot backdate its way past a deadline, the organiser cannot embed late."""
+    at = max(statement.issued_at, state.iat)
+    if at > limit:
+        raise Expired(f"too late to {what}", limit=limit, iat=statement.issued_at, embedded_at=state.iat)
 
 
 def may_pledge(state: AgreementState, node_id: str) -> bool:
@@ -753,7 +756,7 @@ def _pledge_of(state: AgreementState, statement: Envelope, data: PledgeData) -> 
 def _pledge(state: AgreementState, statement: Envelope, data: PledgeData) -> AgreementState:
     _in_state(state, "open", "pledge")
     _fresh(state, statement)
-    _in_time(statement, state.terms.deadline, "pledge: the deadline passed")
+    _in_time(state, statement, state.terms.deadline, "pledge: the deadline passed")
     author = statement.issuer
     if not may_pledge(state, author):
         raise Forbidden("this campaign takes pledges from its listed nodes only", issuer=author)
@@ -771,7 +774,7 @@ def _pledge(state: AgreementState, statement: Envelope, data: PledgeData) -> Agr
 def _amend(state: AgreementState, statement: Envelope, data: PledgeData) -> AgreementState:
     _in_state(state, "open", "amend a pledge")
     _fresh(state, statement)
-    _in_time(statement, state.terms.last_change, "amend a pledge")
+    _in_time(state, statement, state.terms.last_change, "amend a pledge")
     if statement.issuer not in _pledges(state):
         raise NotAllowed("this node has no pledge to amend")
     return _with(state, pledges=_pledges(state).set(statement.issuer, _pledge_of(state, statement, data)))
@@ -780,7 +783,7 @@ def _amend(state: AgreementState, statement: Envelope, data: PledgeData) -> Agre
 def _withdraw(state: AgreementState, statement: Envelope, data: Reason) -> AgreementState:
     _in_state(state, "open", "withdraw a pledge")
     _fresh(state, statement)
-    _in_time(statement, state.terms.last_change, "withdraw a pledge")
+    _in_time(state, statement, state.terms.last_change, "withdraw a pledge")
     pledges = _pledges(state)
     if statement.issuer not in pledges:
         raise NotAllowed("this node has no pledge to withdraw")

@@ -247,7 +247,7 @@ def test_amended_and_withdrawn_pledges_count_as_their_last_word() -> None:
         c.say(FOOD, "pledge", money(1_000))  # a second pledge: amend instead
 
 
-def test_the_deadline_and_the_withdrawal_limit_are_judged_on_the_statement_date() -> None:
+def test_the_deadline_and_the_withdrawal_limit_are_judged_on_the_statement_and_its_embedding() -> None:
     c = Campaign(withdraw_until=DEADLINE - 10 * DAY)
     c.say(FOOD, "pledge", money(100_000))
     late = c.statement(FOOD, "withdraw", {}, at=DEADLINE - 5 * DAY)
@@ -259,6 +259,14 @@ def test_the_deadline_and_the_withdrawal_limit_are_judged_on_the_statement_date(
     with pytest.raises(Expired):
         c.embed(after, at=DEADLINE + 2)
     assert tally(c.state).pledged == 100_000
+
+
+def test_a_pledge_backdated_before_the_deadline_but_embedded_after_it_is_refused() -> None:
+    c = Campaign()
+    backdated = c.statement(FOOD, "pledge", money(100_000), at=DEADLINE - 60_000)
+    with pytest.raises(Expired):
+        c.embed(backdated, at=DEADLINE + 1)
+    assert tally(c.state).pledged == 0
 
 
 def test_a_statement_held_back_and_embedded_late_is_refused() -> None:
