@@ -135,7 +135,7 @@ async def request_loan(request: web.Request) -> web.Response:
     if body.get("weekly_until") is not None:
         return web.json_response(await _request_series(node, owner, terms, body["weekly_until"]), status=201)
     progress = await agreements.open_loan(node, owner, terms)
-    return web.json_response(await _after_delivery(node, progress.state.id), status=201)
+    return web.json_response(await after_delivery(node, progress.state.id), status=201)
 
 
 async def _request_series(node: Node, owner: str, terms: dict[str, Any], until: Any) -> dict[str, Any]:
@@ -183,7 +183,7 @@ async def take_step(request: web.Request) -> web.Response:
     body = await _body(request)
     data = await node.run(_step_data, node, agreement_id, action, body)
     await agreements.take_step(node, agreement_id, action, data)
-    return web.json_response(await _after_delivery(node, agreement_id))
+    return web.json_response(await after_delivery(node, agreement_id))
 
 
 def _step_data(node: Node, agreement_id: bytes, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +215,7 @@ def _step_data(node: Node, agreement_id: bytes, action: str, body: dict[str, Any
     return data
 
 
-async def _after_delivery(node: Node, agreement_id: bytes) -> dict[str, Any]:
+async def after_delivery(node: Node, agreement_id: bytes) -> dict[str, Any]:
     """The agreement once the outbox had a short chance to deliver (answers may come back at once)."""
     (found,) = await _after_deliveries(node, [agreement_id])
     return found

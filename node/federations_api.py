@@ -35,7 +35,7 @@ from protocol.governance.decisions import BallotTally, phase
 from storage import peers, session
 
 from . import federations
-from .agreements_api import _after_delivery, plain
+from .agreements_api import after_delivery, plain
 from .clock import now_ms
 from .openapi import OPENAPI, _op, _query
 from .runtime import NODE, Node
@@ -206,7 +206,7 @@ async def found_federation(request: web.Request) -> web.Response:
     node = request.config_dict[NODE]
     charter = await _body(request)
     progress = await federations.found(node, charter)
-    await _after_delivery(node, progress.state.id)  # give the founders a short chance to hold it
+    await after_delivery(node, progress.state.id)  # give the founders a short chance to hold it
     return web.json_response(await node.run(_describe, node, progress.state.id), status=201)
 
 
@@ -252,14 +252,14 @@ async def _propose(node: Node, federation_id: bytes, data: Mapping[str, Any]) ->
     data = {k: v for k, v in data.items() if v is not None}
     state, event = await federations.speak_event(node, federation_id, "propose", data)
     federations.wake(node)
-    proposal_id = data.get("id") or _derived_id(event)
+    proposal_id = data.get("id") or derived_id(event)
     record = F.proposals_of(state).get(str(proposal_id))
     if record is None:  # our copy of the chain lags behind the secretariat's: say what we know
         return web.json_response({"federation": federation_id.hex(), "id": proposal_id, "status": "open"}, status=201)
     return web.json_response(proposal_json(state, record, now_ms()), status=201)
 
 
-def _derived_id(event: bytes) -> str:
+def derived_id(event: bytes) -> str:
     """The id the protocol gives a proposal made without one: its statement's message id, shortened."""
     statement = stored_envelope(event).body["data"]["statement"]
     return stored_envelope(statement).message_id.hex()[:16]
@@ -313,7 +313,7 @@ async def proposal_step(request: web.Request) -> web.Response:
     body = await _body(request)
     if name == "close-now":
         await federations.close_now(node, federation_id, proposal_id)
-        await _after_delivery(node, federation_id)
+        await after_delivery(node, federation_id)
     elif name in STEPS:
         await federations.speak(node, federation_id, STEPS[name], {**body, "proposal": proposal_id})
         if name == "amend":

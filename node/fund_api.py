@@ -21,7 +21,7 @@ from aiohttp import web
 from protocol import InvalidMessage
 
 from . import fund
-from .agreements_api import _after_delivery
+from .agreements_api import after_delivery
 from .clock import now_ms
 from .openapi import OPENAPI, _op, _query
 from .runtime import NODE
@@ -55,7 +55,7 @@ async def take_step(request: web.Request) -> web.Response:
     body = await _json_body(request)
     state, event, signed = await fund.step(node, fid, name, body)
     if state.parties[fund.SECRETARIAT] == node.node_id:
-        await _after_delivery(node, fid)  # give the members a short chance to hold it already
+        await after_delivery(node, fid)  # give the members a short chance to hold it already
         state = await fund.federation_state(node, fid)
     names = await node.run(fund.peer_names, node)
     return web.json_response(

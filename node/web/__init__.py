@@ -24,6 +24,7 @@ from .render import not_found
 STATIC = Path(__file__).with_name("static")
 PAGE_MODULES = ("pages_home", "pages_catalogue", "pages_calendar", "pages_peers", "pages_account")
 OPTIONAL_PAGE_MODULES = ("pages_search", "pages_agreements", "pages_audit")
+PAGE_MODULES += ("pages_campaigns", "pages_federations", "pages_fund")  # co-funding and governance
 
 
 def page_routes() -> list[web.RouteDef]:

@@ -31,7 +31,7 @@ from storage import records, session
 
 from .. import agreements
 from ..agreements_api import (
-    _after_delivery,
+    after_delivery,
     _default_expiry,
     _resource_timezone,
     _step_data,
@@ -442,7 +442,7 @@ async def take_action(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         status = exc.http_status if 400 <= exc.http_status < 500 else 409
         return await _show(request, agreement_id, error=error_view(exc), failed=action, values=values, status=status)
-    await _after_delivery(node, agreement_id)
+    await after_delivery(node, agreement_id)
     raise redirect(f"/accords/{agreement_id.hex()}#chronologie")
 
 

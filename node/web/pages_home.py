@@ -16,7 +16,7 @@ from storage.models import CatalogueRecord
 from ..agreements import load_state, summary
 from ..clock import now_ms
 from ..runtime import NODE, Node
-from . import auth
+from . import auth, pages_campaigns, pages_federations
 from .pages_agreements import period_view
 from .render import render
 
@@ -57,7 +57,8 @@ def overview(node: Node) -> dict[str, Any]:
          "kind": r.kind, "title": r.title, "received_ms": r.received_ms}
         for r in news
     ]
-    return {"waiting": [i for i in items if our_turn(i)], "upcoming": upcoming, "news": fresh}
+    return {"waiting": [i for i in items if our_turn(i)], "upcoming": upcoming, "news": fresh,
+            "campaigns_waiting": pages_campaigns.waiting(node), "federations_waiting": pages_federations.waiting(node)}
 
 
 async def home(request: web.Request) -> web.Response:

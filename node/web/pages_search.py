@@ -24,7 +24,7 @@ from storage import records, session
 from .. import agreements, catalogue
 from ..agreements_api import (
     ZERO_EUR,
-    _after_delivery,
+    after_delivery,
     _default_expiry,
     _resource_timezone,
 )
@@ -269,7 +269,7 @@ async def send_request(request: web.Request) -> web.StreamResponse:
         status = exc.http_status if 400 <= exc.http_status < 500 else 409
         return render(request, "search.html", mode="request", r=found, values=values, error=error_view(exc),
                       can_ask=True, status=status)
-    await _after_delivery(node, progress.state.id)
+    await after_delivery(node, progress.state.id)
     raise redirect(f"/accords/{progress.state.id.hex()}")
 
 

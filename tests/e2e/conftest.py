@@ -96,3 +96,12 @@ def requested_loan(nodes: tuple[Node, Node], chromium: Any, _loans: dict[str, st
     _loans["sono"] = loan
     return loan
 
+
+@pytest.fixture(scope="module")
+def collective(nodes: tuple[Node, Node], _loans: dict[str, str]) -> dict[str, str]:
+    """A campaign, a federation, a proposal and a fund contribution between the two nodes (made once)."""
+    from .federation import co_funding
+
+    if "campaign" not in _loans:
+        _loans.update(co_funding(*nodes))
+    return {k: _loans[k] for k in ("campaign", "federation", "proposal")}

@@ -180,3 +180,32 @@ def open_agreement(page: Any, node: Node, loan: str, *, text: str | None = None)
         return response is not None and response.status == 200 and (text is None or text in page.content())
 
     eventually(shown, what=f"agreement {loan} on {node.name}" + (f" showing {text!r}" if text else ""))
+
+
+def co_funding(lender: Node, borrower: Node) -> dict[str, str]:
+    """A campaign the borrower pledged to, and a federation of the two with an open proposal and a fund
+    contribution, all made with the command line: {"campaign", "federation", "proposal"}."""
+    ours, theirs = lender.process.seed.node_id, borrower.process.seed.node_id
+    opened = json.loads(cli("campaign", "create", "--home", str(lender.home), "--json",
+                            "--title", "Vélo cargo partagé",
+                            "--purpose", "Un vélo cargo électrique partagé entre associations du quartier",
+                            "--beneficiary", ours, "--target", "5000", "--minimum", "3000",
+                            "--deadline", f"{day(30)} 18:00", "--line", "velo:Vélo cargo:3000:3000",
+                            "--line", "remorque:Remorque:0:2000", "--stretch", "6000:Deuxième batterie",
+                            "--node", theirs))
+    campaign = opened["id"]
+    cli("pledge", "make", "--home", str(borrower.home), campaign, "--amount", "1500", "--organiser", ours, "--json")
+    founded = json.loads(cli("federation", "found", "--home", str(lender.home), "--json",
+                             "--name", "Fédération de la Croix-Rousse", "--territory", "Lyon 1er et 4e",
+                             "--purpose", "Mutualiser le matériel et financer des projets communs",
+                             "--college", "salaries:Salariés:60", "--college", "benevoles:Bénévoles:40",
+                             "--self-college", "salaries", "--member", f"{theirs}=benevoles", "--currency", "EUR"))
+    federation = founded["id"]
+    cli("federation", "adhere", "--home", str(lender.home), federation)
+    eventually(lambda: federation in cli("federation", "list", "--home", str(borrower.home), "--json"),
+               what="the federation's chain on the borrower's node")
+    cli("federation", "adhere", "--home", str(borrower.home), federation)
+    cli("proposal", "make", "--home", str(lender.home), federation, "--kind", "general", "--id", "gilets",
+        "--title", "Achat groupé de gilets", "--text", "Commander 40 gilets pour les sorties, payés par le fonds")
+    cli("fund", "contribute", "--home", str(borrower.home), federation, "--amount", "250", "--reference", "VIR-1")
+    return {"campaign": campaign, "federation": federation, "proposal": "gilets"}

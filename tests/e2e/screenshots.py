@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .federation import (CHROMIUM, REPO, add_resource, cli, day, eventually, login, missing, open_agreement,
-                         request_first_result, search, two_nodes)
+from .federation import (CHROMIUM, REPO, add_resource, cli, co_funding, day, eventually, login, missing,
+                         open_agreement, request_first_result, search, two_nodes)
 
 WIDTHS = {"phone": 390, "desktop": 1280}
 DAILY = '{"unit": "day", "stock": 1, "timezone": "Europe/Paris"}'
@@ -69,6 +69,7 @@ def main() -> int:
 
         admin.goto(lender.url + "/catalogue")  # the trailer's calendar, in the month of its loan
         trailer = admin.locator("tr", has_text="Remorque vélo").locator("a[href$='/calendrier']").get_attribute("href")
+        together = co_funding(lender, borrower)  # a campaign with a pledge, a federation with an open proposal
 
         shots = [  # (file stem, page, node, path)
             ("home", member, borrower, "/"),
@@ -77,6 +78,9 @@ def main() -> int:
             ("search", member, borrower, "/chercher?q="),
             ("agreement", member, borrower, f"/accords/{loan}"),
             ("audit", member, borrower, "/audit"),
+            ("campaign", member, borrower, f"/campagnes/{together['campaign']}"),
+            ("proposal", member, borrower,
+             f"/federations/{together['federation']}/propositions/{together['proposal']}"),
         ]
         for stem, page, node, path in shots:
             for label, width in WIDTHS.items():

@@ -50,7 +50,8 @@ def test_axe_runs_under_the_pages_csp_and_finds_what_it_should(nodes: tuple[Node
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_main_pages_have_no_serious_or_critical_axe_violation(nodes: tuple[Node, Node], new_page: Any,
-                                                              requested_loan: str, lang: str) -> None:
+                                                              requested_loan: str, collective: dict[str, str],
+                                                              lang: str) -> None:
     lender, borrower = nodes
     page = new_page()
     pages: list[tuple[str, Node, str]] = [("login", lender, "/connexion")]
@@ -80,12 +81,25 @@ def test_main_pages_have_no_serious_or_critical_axe_violation(nodes: tuple[Node,
         ("peers", "/pairs"),
         ("account", "/compte"),
         ("audit", "/audit"),
+        ("campaigns", "/campagnes"),
+        ("one campaign", f"/campagnes/{collective['campaign']}"),
+        ("new campaign", "/campagnes/nouvelle"),
+        ("federations", "/federations"),
+        ("one federation", f"/federations/{collective['federation']}"),
+        ("new federation", "/federations/nouvelle"),
+        ("one proposal", f"/federations/{collective['federation']}/propositions/{collective['proposal']}"),
+        ("new proposal", f"/federations/{collective['federation']}/propositions/nouvelle?nature=admit"),
+        ("fund", f"/federations/{collective['federation']}/fonds"),
     ]:
         check(label, lender, path)
     # The borrower's side: search results with a « Demander » link and the request form.
     login(page, borrower, "marie")
     check("search results (borrower)", borrower, "/chercher?q=sono")
     check("request form (borrower)", borrower, f"/accords/{requested_loan}")
+    federation = f"/federations/{collective['federation']}"
+    check("one campaign (contributor)", borrower, f"/campagnes/{collective['campaign']}")
+    check("one proposal (member)", borrower, f"{federation}/propositions/{collective['proposal']}")
+    check("fund (member)", borrower, f"{federation}/fonds")
 
     message = "\n".join(f"{where}:\n{describe(v)}" for where, v in report.items())
     assert not report, f"axe-core found serious or critical violations:\n{message}"
