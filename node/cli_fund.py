@@ -15,13 +15,11 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .cli_federation import _cli, _command, _federation
 from .i18n import MESSAGES, language, t
-
-MIN_PREFIX = 6
 
 MESSAGES.update({
     "fund.header": ("Fonds territorial — {name} ({currency})", "Territorial fund — {name} ({currency})"),
@@ -64,11 +62,6 @@ MESSAGES.update({
     "fund.step.close-call": ("appel clos", "call closed"),
     "fund.step.distribute": ("versement enregistré", "distribution recorded"),
     "fund.step.release": ("reliquat rendu au fonds", "remainder returned to the fund"),
-    "fund.bad_id": (("Fédération « {id} » : donnez son identifiant (32 caractères hexadécimaux) ou un préfixe "
-                     "d'au moins {min} caractères."),
-                    "Federation “{id}”: give its id (32 hexadecimal characters) or a prefix of at least {min}."),
-    "fund.unknown_id": ("Aucune fédération « {id} » sur ce nœud.", "No federation “{id}” on this node."),
-    "fund.ambiguous_id": ("« {id} » désigne plusieurs fédérations : {ids}", "“{id}” names several federations: {ids}"),
     "fund.bad_line": ("--budget-line : « libellé=montant » attendu, reçu « {value} »",
                       "--budget-line: “label=amount” expected, got “{value}”"),
     "fund.report": ("Rapport d'activité {year} — {name}", "Activity report {year} — {name}"),
@@ -89,42 +82,6 @@ MESSAGES.update({
 
 CSV_COLUMNS = ("beneficiaire_noeud", "nom", "adresse", "courriel", "telephone", "nature", "candidature", "appel",
                "projet", "montant", "devise")
-
-
-def _cli() -> ModuleType:
-    # node.cli imports this module: import it back lazily (it may run as __main__ under `python -m`).
-    from . import cli
-
-    return cli
-
-
-def _command(fn: Callable[[argparse.Namespace, Any], None]) -> Callable[[argparse.Namespace], None]:
-    """Run ``fn(args, client)``; the CLI's usage errors end with status 2, whichever copy raised them."""
-
-    def command(args: argparse.Namespace) -> None:
-        cli = _cli()
-        try:
-            fn(args, cli._client(args))
-        except cli.UsageError as exc:
-            print(str(exc), file=sys.stderr)
-            raise SystemExit(2) from None
-
-    return command
-
-
-def _federation(client: Any, text: str) -> str:
-    """A federation id from its 32 hex characters or a unique prefix of at least six."""
-    wanted = text.strip().lower()
-    cli = _cli()
-    if len(wanted) < MIN_PREFIX or len(wanted) > 32 or any(c not in "0123456789abcdef" for c in wanted):
-        raise cli.UsageError(t("fund.bad_id", id=text, min=MIN_PREFIX))
-    ids = [a["id"] for a in client.call("GET", "/agreements")["agreements"] if a.get("kind") == "federation"]
-    matches = [i for i in ids if i.startswith(wanted)]
-    if not matches:
-        raise cli.UsageError(t("fund.unknown_id", id=text))
-    if len(matches) > 1:
-        raise cli.UsageError(t("fund.ambiguous_id", id=text, ids=", ".join(m[:12] + "…" for m in matches[:5])))
-    return matches[0]
 
 
 def _money(args: argparse.Namespace, client: Any, fid: str, value: str, option: str) -> dict[str, Any]:
