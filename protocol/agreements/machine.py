@@ -160,7 +160,7 @@ class AgreementState:
         return role if role is not None else self.members.get(node_id)
 
     def others(self, node_id: str) -> tuple[str, ...]:
-        """The audience of an event ``node_id`` issues: every other party and member."""
+        """Who receives the events ``node_id`` issues: every other party and member."""
         nodes = dict.fromkeys((*self.parties.values(), *self.members))
         return tuple(node for node in nodes if node != node_id)
 
@@ -279,7 +279,7 @@ def apply(
     if role is None:
         raise Forbidden("only the parties of an agreement can move it forward", issuer=event.issuer)
     transition = _transition(kind, state.name, body.action, role)
-    _check_audience(state, event)
+    _check_audience(kind, state, event)
     data = parse(transition.data, body.data)
     if event.issued_at < state.iat:
         raise OutOfOrder("event is dated before the previous one", previous_iat=state.iat, iat=event.issued_at)
@@ -343,7 +343,7 @@ def _open(kind: Kind, body: EventBody, event: Envelope, open_statement: Statemen
         raise Forbidden("the opener of an agreement must be one of its parties", issuer=event.issuer)
     if role not in transition.roles:
         raise NotAllowed(f"the {role} cannot {body.action}", allowed_roles=sorted(transition.roles))
-    _check_audience(blank, event)
+    _check_audience(kind, blank, event)
     return _advance(kind, blank, transition, role, event, body, data, open_statement)
 
 
@@ -374,7 +374,22 @@ def _transition(kind: Kind, state_name: str, action: str, role: str) -> Transiti
     return transition
 
 
-def _check_audience(state: AgreementState, event: Envelope) -> None:
+def is_convened(kind: Kind) -> bool:
+    """A kind whose participants make statements for its authority to embed (campaigns, federations)."""
+    return bool(kind.statements)
+
+
+def _audience(kind: Kind, state: AgreementState, issuer: str) -> tuple[str, ...]:
+    """Whom an event names: the other parties; none in a convened kind, whose participants may be
+    hundreds and change along the chain (they are the state's members; the outbox delivers to them)."""
+    return () if is_convened(kind) else state.others(issuer)
+
+
+def _check_audience(kind: Kind, state: AgreementState, event: Envelope) -> None:
+    if is_convened(kind):
+        if event.audience:
+            raise WrongAudience("an event of a convened agreement names no audience: it goes to every participant")
+        return
     expected = set(state.others(event.issuer))
     audience = event.audience
     if len(audience) != len(set(audience)) or set(audience) != expected:
@@ -486,7 +501,7 @@ def open_agreement(
         document = terms_document(agreement_id, kind.name, parties, data["terms"])
         data["seal_sig"] = sign_document(key, document)
     body = {"agreement": agreement_id, "kind": kind.name, "seq": 0, "action": action, "data": data}
-    audience = [node for node in parties.values() if node != key.node_id]
+    audience = [] if is_convened(kind) else [node for node in parties.values() if node != key.node_id]
     return seal(key, EVENT_TYPE, body, now_ms=now_ms, audience=audience)
 
 
@@ -517,7 +532,7 @@ def next_event(
         "action": action,
         "data": data,
     }
-    return seal(key, EVENT_TYPE, body, now_ms=now_ms, audience=state.others(key.node_id))
+    return seal(key, EVENT_TYPE, body, now_ms=now_ms, audience=_audience(kind, state, key.node_id))
 
 
 def make_statement(

@@ -14,8 +14,11 @@ from protocol import (
     Forbidden,
     InvalidMessage,
     SigningKey,
+    WrongAudience,
     decode,
     encode,
+    open_envelope,
+    seal,
 )
 from protocol.agreements import (
     AgreementState,
@@ -421,3 +424,19 @@ def test_a_campaign_opens_before_its_deadline_and_pledges_name_real_lines() -> N
         c.say(FOOD, "pledge", money(1_000, line="bateau"))
     with pytest.raises(InvalidMessage):
         c.say(FOOD, "pledge", {"type": "work", "value": 1_000})  # work states its hours
+
+
+def test_a_campaign_with_more_contributors_than_an_audience_can_name_still_works() -> None:
+    # Events of a convened chain name no audience: they go to every participant, here 120.
+    c = Campaign()
+    pledgers = [SigningKey.generate() for _ in range(120)]
+    for key in pledgers:
+        c.say(key, "pledge", money(2_000))
+    assert tally(c.state).pledged == 240_000
+    assert len(c.state.others(BIKES.node_id)) == 120 and all(not e.audience for e in c.events)
+    assert replay([open_envelope(e.raw) for e in c.events]).facts == c.state.facts
+    # An event that names an audience anyway is refused.
+    named = seal(BIKES, "agreement.event", dict(next_event(BIKES, c.state, "cancel", {"reason": "test"}, now_ms=c.tick()).body),
+                 now_ms=c.tick(), audience=[pledgers[0].node_id])
+    with pytest.raises(WrongAudience):
+        apply(c.state, named)
