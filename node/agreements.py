@@ -16,6 +16,8 @@ owner's event for that step, drops its own unacknowledged one and says so.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +76,53 @@ def open_chain(raws: Sequence[bytes]) -> list[Envelope]:
     return [stored_envelope(raw) for raw in raws]
 
 
+class _StateCache:
+    """The latest states rebuilt, by agreement: a long chain (a federation's, a large campaign's)
+    is then extended by its new events instead of replayed from its opening at every step.
+
+    Entries are checked against the database before use: a cached state counts only while the
+    chain we hold still has its head at its position (the hash links vouch for everything
+    before), so a rolled-back transaction or a dropped tail costs a full replay, never a wrong
+    state. States are frozen values; one lock for the database threads.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._states: OrderedDict[bytes, AgreementState] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, agreement_id: bytes) -> AgreementState | None:
+        with self._lock:
+            return self._states.get(agreement_id)
+
+    def put(self, state: AgreementState) -> None:
+        with self._lock:
+            self._states[state.id] = state
+            self._states.move_to_end(state.id)
+            while len(self._states) > self._size:
+                self._states.popitem(last=False)
+
+
+_STATES = _StateCache()
+
+
 def load_state(s: Session, agreement_id: bytes) -> AgreementState | None:
+    """The agreement's state from the chain we hold (None when we hold none)."""
+    row = agreements.get(s, agreement_id)
+    cached = _STATES.get(agreement_id)
+    if row is not None and cached is not None and cached.seq <= row.seq:
+        if agreements.message_id_at(s, agreement_id, cached.seq) == cached.head:
+            state = cached
+            for raw in agreements.chain_from(s, agreement_id, cached.seq + 1):
+                state = apply(state, stored_envelope(raw), open_statement=stored_envelope)
+            _STATES.put(state)
+            return state
     raws = agreements.chain(s, agreement_id)
-    return replay(open_chain(raws), open_statement=stored_envelope) if raws else None
+    if not raws:
+        return None
+    state = replay(open_chain(raws), open_statement=stored_envelope)
+    _STATES.put(state)
+    return state
 
 
 def agreement_id_of(event: Envelope) -> bytes:

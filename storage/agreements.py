@@ -45,6 +45,25 @@ def chain(session: Session, agreement_id: bytes) -> list[bytes]:
     return [bytes(raw) for raw in session.scalars(stmt)]
 
 
+def chain_from(session: Session, agreement_id: bytes, seq: int) -> list[bytes]:
+    """The agreement's event envelopes from position ``seq`` on, in chain order."""
+    stmt = (
+        select(AgreementEvent.envelope)
+        .where(AgreementEvent.agreement_id == agreement_id, AgreementEvent.seq >= seq)  # type: ignore[operator]
+        .order_by(AgreementEvent.seq)  # type: ignore[arg-type]
+    )
+    return [bytes(raw) for raw in session.scalars(stmt)]
+
+
+def message_id_at(session: Session, agreement_id: bytes, seq: int) -> bytes | None:
+    """The message id of the agreement's event at position ``seq``, if we hold one."""
+    stmt = select(AgreementEvent.message_id).where(
+        AgreementEvent.agreement_id == agreement_id, AgreementEvent.seq == seq
+    )
+    found = session.scalar(stmt)
+    return bytes(found) if found is not None else None
+
+
 def event_seq(session: Session, message_id: bytes) -> int | None:
     """The position of an event we already hold (a redelivery), or None."""
     stmt = select(AgreementEvent.seq).where(AgreementEvent.message_id == message_id)
