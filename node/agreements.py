@@ -45,6 +45,7 @@ from .transparency import check_can_append
 FEDERATION_SOURCES = frozenset({"seed", "exchange", "mdns"})
 EVENT_FUTURE_MS = RECORD_FUTURE_MS  # clock skew we tolerate on an event's date
 JOINING = "joining"  # our role in a convened chain we are catching up on, until it makes us a member
+FORMER = "former"  # our role once a convened chain no longer counts us (a member removed by decision)
 
 
 # Kind-specific bookkeeping done in the same transaction as each event (e.g. a federation's
@@ -185,7 +186,8 @@ def receive(node: Node, event: Envelope, sender: str, now: int) -> Progress:
             raise Stale("event dated in the future: check the clock", server_time=now, delta_ms=event.issued_at - now)
         state, overtaken = _yield_to_authority(s, node, load_state(s, agreement_id), event, now)
         moved = apply(state, event, open_statement=node.open_statement)
-        if moved.role_of(sender) is None or (moved.role_of(node.node_id) is None and not _joining(node, moved, event)):
+        ours = moved.role_of(node.node_id) is not None or _joining(node, moved, event) or _leaving(node, state)
+        if moved.role_of(sender) is None or not ours:
             raise Forbidden("only the parties of an agreement exchange its events")
         _commit(s, node, state, moved, event, now)
         if overtaken:
@@ -244,10 +246,17 @@ def _joining(node: Node, state: AgreementState, event: Envelope) -> bool:
     return authority is not None and event.issuer == state.parties.get(authority) != node.node_id
 
 
+def _leaving(node: Node, before: AgreementState | None) -> bool:
+    """We took part until this event: the event that takes us out (a removal) is ours to hold."""
+    return before is not None and before.role_of(node.node_id) is not None
+
+
 def _commit(s: Session, node: Node, before: AgreementState | None, after: AgreementState, event: Envelope, now: int) -> None:
     """Check the calendar, then store the event, the new state, the booking and our outbox entries."""
     our_role = after.role_of(node.node_id)
-    if our_role is None and _joining(node, after, event):
+    if our_role is None and _leaving(node, before):
+        our_role = FORMER
+    elif our_role is None and _joining(node, after, event):
         our_role = JOINING
     if our_role is None:
         raise Forbidden("this node is not a party to the agreement")
@@ -272,7 +281,9 @@ def _commit(s: Session, node: Node, before: AgreementState | None, after: Agreem
     if hook is not None:
         hook(s, node, before, after)
     if event.issuer == node.node_id:
-        for peer in after.others(node.node_id):
+        # Those the event takes out of the chain (a removed member) receive it too: it is their last.
+        leaving = [peer for peer in before.others(node.node_id) if after.role_of(peer) is None] if before else []
+        for peer in (*after.others(node.node_id), *leaving):
             agreements.enqueue(s, peer, after.id, event.message_id, event.raw, now_ms=now)
 
 

@@ -295,3 +295,37 @@ async def test_the_cli_founds_adheres_proposes_votes_and_shows_the_outcome(tmp_p
             await until(lambda: _status(club, federation, "velo", "adopted"), timeout=30)
         listed = json_lines(await run("proposal", "list", "--home", homes[1], "--json", "--status", "adopted"))
         assert [(p["id"], p["tally"]["share"]["fraction"]) for p in listed] == [("velo", "4/7")]
+
+
+async def test_a_removed_member_receives_its_removal_and_stops_counting_itself_in(tmp_path: Path) -> None:
+    async with four_nodes(tmp_path) as nodes, apis(nodes) as api:
+        _, club, food, _ = api
+        ids = [n.node.node_id for n in nodes]
+        federation = await found_and_adhere(nodes, api)
+        status, proposed = await club("POST", f"/federations/{federation}/proposals", json={
+            "id": "retrait", "kind": "remove", "title": "Retirer la banque alimentaire",
+            "text": "La banque alimentaire a quitté le territoire.", "payload": {"node": ids[2]}})
+        assert status == 201, proposed
+        for member in api[:2]:
+            await until(lambda member=member: _status(member, federation, "retrait", "adopted"))
+        # The removed node got the event that removes it: its chain is the others', up to date,
+        # and its own table no longer counts it in (so it stores no new federation record).
+        await until(lambda: _same_length(nodes[:3], federation))
+        assert chain_of(nodes[2], federation) == chain_of(nodes[0], federation)
+        assert outcomes(nodes[2], federation)["retrait"][0] == "adopted"
+        for node in nodes[:3]:
+            assert members_table(node, federation) == frozenset(ids[:2])
+        with session(nodes[2].node.engine) as s:
+            assert stored.get(s, bytes.fromhex(federation)).our_role == "former"
+        # Nothing more is sent to it.
+        status, _ = await club("POST", f"/federations/{federation}/proposals", json={
+            "id": "suite", "kind": "general", "title": "Suite", "text": "Une décision ordinaire"})
+        assert status == 201
+        await until(lambda: _holds_proposal(nodes[1], federation, "suite"))
+        assert len(chain_of(nodes[2], federation)) < len(chain_of(nodes[1], federation))
+        _, seen = await food("GET", f"/federations/{federation}")
+        assert seen["state"] == "active" and seen["members"] == 2  # its own copy, as it ends for it
+
+
+async def _holds_proposal(node: RunningNode, federation: str, proposal: str) -> bool:
+    return proposal in outcomes(node, federation)
