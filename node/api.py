@@ -26,6 +26,7 @@ from .config import ConfigError, Seed
 from .federation import read_body
 from .openapi import OPENAPI
 from .runtime import NODE
+from .wire import wire_form
 
 API_PREFIX = "/api/v1"
 MAX_JSON_BYTES = 256 * 1024
@@ -63,15 +64,6 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidMessage("body must be a JSON object")
     return data
-
-
-def wire_form(value: Any) -> Any:
-    """A JSON value as it reads once signed and decoded: arrays become tuples (the schemas are strict)."""
-    if isinstance(value, dict):
-        return {k: wire_form(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(wire_form(v) for v in value)
-    return value
 
 
 def _record_json(row: Any) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from .agreements import COMMIT_HOOKS, Progress, act, load_state, take_step
 from .clock import now_ms
 from .convened import convene, say
 from .runtime import Node, wait_or_timeout
+from .wire import wire_form
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +67,6 @@ OPEN_STATES = ("draft", "open")
 MAX_EXPORT_BYTES = 5 * 1024 * 1024
 MAX_EXPORT_ROWS = 100_000
 DEFAULT_TZ = "Europe/Paris"
-
-
-def wire(value: Any) -> Any:
-    """JSON as it reads once signed and decoded: arrays become tuples (the schemas are strict)."""
-    if isinstance(value, Mapping):
-        return {k: wire(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return tuple(wire(v) for v in value)
-    return value
 
 
 def campaign_id(text: str) -> bytes:
@@ -227,7 +219,7 @@ def invitees(node: Node, terms: CampaignTerms) -> list[str]:
 
 async def create(node: Node, body: Mapping[str, Any]) -> Progress:
     """Open a campaign as its organiser; a public one is also announced in our catalogue."""
-    terms = parse_terms(wire(dict(body)))
+    terms = parse_terms(wire_form(dict(body)))
     data: dict[str, Any] = {"terms": terms.to_wire()}
     invite = await node.run(invitees, node, terms)
     if invite:
@@ -342,7 +334,7 @@ async def state_to(
 def pledge_data(body: Mapping[str, Any]) -> dict[str, Any]:
     """A pledge or amendment from the API's JSON, checked before anything is signed."""
     data = {k: v for k, v in body.items() if k not in ("organiser",)}
-    parse(PledgeData, wire(data))
+    parse(PledgeData, wire_form(data))
     return data
 
 

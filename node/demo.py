@@ -21,7 +21,6 @@ from storage import agreements as stored_agreements
 from storage import records, session
 
 from . import agreements, campaigns, catalogue, federations
-from .api import wire_form
 from .clock import now_ms
 from .app import RunningNode, start_node
 from .config import Seed, load
@@ -152,7 +151,7 @@ async def _sample_federation(nodes: list[RunningNode]) -> None:
                   "fund_criteria": {**BALLOT, "weighted": True}, "fund_allocation": {**BALLOT, "weighted": True}},
         "currency": "EUR",
     }
-    founded = await federations.found(nodes[0].node, wire_form(charter))
+    founded = await federations.found(nodes[0].node, charter)
     for running in nodes:
         await _until_held(running, founded.state.id)
         await federations.adhere(running.node, founded.state.id)

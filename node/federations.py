@@ -33,6 +33,7 @@ from . import agreements, convened
 from .agreements import COMMIT_HOOKS, Progress
 from .clock import now_ms
 from .runtime import Node, wait_or_timeout
+from .wire import wire_form
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _seq_of(node: Node, federation_id: bytes) -> int:
 
 async def found(node: Node, charter: Mapping[str, Any]) -> Progress:
     """Found a federation with this node as its secretariat; founders are invited to adhere."""
-    terms = F.parse_charter(charter)  # a bad charter is refused before anything is signed
+    terms = F.parse_charter(wire_form(charter))  # a bad charter is refused before anything is signed
     return await convened.convene(node, F.FEDERATION, "found", {F.SECRETARIAT: node.node_id}, {"terms": terms.to_wire()})
 
 

@@ -65,7 +65,8 @@ def _federation_id(request: web.Request) -> bytes:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    from .api import _json_body, wire_form
+    from .api import _json_body
+    from .wire import wire_form
 
     return wire_form(await _json_body(request))  # type: ignore[no-any-return]
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 
 from protocol import ProtocolError, encode
 
 CONTENT_TYPE = "application/x-maillage+msgpack"
 FEDERATION_PREFIX = "/fed/v1"
+
+
+def wire_form(value: Any) -> Any:
+    """A JSON value as it reads once signed and decoded: arrays become tuples (the schemas are strict)."""
+    if isinstance(value, Mapping):
+        return {k: wire_form(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(wire_form(v) for v in value)
+    return value
 
 
 def envelope_response(raw: bytes) -> web.Response:

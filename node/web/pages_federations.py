@@ -25,10 +25,10 @@ from protocol.governance.decisions import phase
 
 from .. import federations
 from ..agreements_api import after_delivery
-from ..campaigns import wire
 from ..clock import now_ms
 from ..federations_api import derived_id, federation_summary, proposal_json
 from ..runtime import NODE, Node
+from ..wire import wire_form
 from . import collective as c
 from .auth import ADMIN, MEMBER, READER, current_user, form, has_role, require
 from .pages_agreements import money_input
@@ -329,7 +329,7 @@ async def found_federation(request: web.Request) -> web.StreamResponse:
     values = c.values_of(fields)
     try:
         peers = [p["node_id"] for p in await node.run(c.known_associations, node)]
-        progress = await federations.found(node, wire(charter_from(values, peers, node.node_id, _)))
+        progress = await federations.found(node, charter_from(values, peers, node.node_id, _))
     except ProtocolError as exc:
         return await _found_form(request, error=c.refusal_view(exc, _), values=values, status=c.refusal_status(exc))
     await after_delivery(node, progress.state.id)  # the founders receive the charter
@@ -510,7 +510,7 @@ async def propose(request: web.Request) -> web.StreamResponse:
         )
         if review is not None:
             data["review_at"] = review
-        _state, event = await federations.speak_event(node, federation_id, "propose", wire(data))
+        _state, event = await federations.speak_event(node, federation_id, "propose", wire_form(data))
     except ProtocolError as exc:
         return await _proposal_form(
             request,

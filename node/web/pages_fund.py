@@ -22,9 +22,9 @@ from protocol.governance import fund as rules
 
 from .. import fund
 from ..agreements_api import after_delivery
-from ..campaigns import wire
 from ..clock import now_ms
 from ..runtime import NODE, Node
+from ..wire import wire_form
 from . import collective as c
 from .auth import MEMBER, READER, current_user, form, has_role, require
 from .i18n import language
@@ -225,7 +225,7 @@ async def fund_step(request: web.Request) -> web.StreamResponse:
     values = c.values_of(fields)
     try:
         currency = await node.run(_currency, node, federation_id)
-        state, _event, _signed = await fund.step(node, federation_id, step, wire(step_body(step, values, currency, _)))
+        state, _event, _signed = await fund.step(node, federation_id, step, wire_form(step_body(step, values, currency, _)))
         if state.parties[F.SECRETARIAT] == node.node_id:
             await after_delivery(node, federation_id)  # the members hold it sooner
     except ProtocolError as exc:

@@ -11,7 +11,6 @@ from typing import Any
 
 from node import federations
 from node.app import RunningNode
-from node.campaigns import wire
 from node.clock import now_ms
 from protocol.agreements import federation as F
 from storage import agreements as stored
@@ -72,7 +71,7 @@ async def founded(nodes: list[RunningNode]) -> str:
         },
         "rules": {"admit": CONSENT, "remove": WITH_QUESTIONS, "amend_charter": CONSENT, "general": BALLOT},
     }
-    progress = await federations.found(house.node, wire(charter))
+    progress = await federations.found(house.node, charter)
     federation = progress.state.id.hex()
     for node in nodes:
         await until(lambda node=node: chain_length(node, federation) >= 1)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from node import federations
 from node.app import RunningNode
-from node.campaigns import wire
+from node.wire import wire_form
 from node.clock import now_ms
 from protocol.agreements import federation as F
 from protocol.governance.fund import check_balanced, fund_of
@@ -50,7 +50,7 @@ async def federation_with_fund(tmp_path: Path) -> AsyncIterator[tuple[RunningNod
             },
             "currency": "EUR",
         }
-        progress = await federations.found(house.node, wire(charter))
+        progress = await federations.found(house.node, charter)
         federation = progress.state.id.hex()
         for node in (house, club):
             await until(lambda node=node: chain_length(node, federation) >= 1)
@@ -67,7 +67,7 @@ async def decided(
         proposer.node,
         bytes.fromhex(federation),
         "propose",
-        wire({"id": kind, "kind": kind, "title": kind, "text": "Pour le fonds", "payload": payload}),
+        wire_form({"id": kind, "kind": kind, "title": kind, "text": "Pour le fonds", "payload": payload}),
     )
     record = F.proposals_of(state)[kind]
     await asyncio.sleep(max(0, record.window.closes - now_ms()) / 1000 + 0.1)
