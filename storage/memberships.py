@@ -23,9 +23,11 @@ def replace_members(session: Session, federation_id: str, members: Mapping[str, 
     """Make ``members`` (node id -> role) the whole member set of a federation, in the caller's transaction.
 
     When the set gains a node (us, or another) and we belong to the federation
-    afterwards, our peers' change feeds are followed again from 0: they were
-    filtered by the old memberships, so records of this federation we could
-    not hold before lie behind our cursors (pulling again stores only news).
+    afterwards, the change feeds of its members are followed again from 0:
+    records of this federation we could not hold before (or refused while our
+    copy of the charter lagged behind theirs) lie behind our cursors; pulling
+    again stores only news. Feeds of nodes outside the federation cannot hold
+    anything new for us: they stay where they are.
     """
     before = members_of(session, federation_id)
     session.execute(delete(M).where(M.c.federation_id == federation_id))
@@ -35,7 +37,8 @@ def replace_members(session: Session, federation_id: str, members: Mapping[str, 
         )
     us = identity.get(session)
     if us is not None and us.node_id in members and set(members) - before:
-        session.execute(update(SyncCursor.__table__).values(cursor=0))
+        feeds = SyncCursor.__table__
+        session.execute(update(feeds).where(feeds.c.peer_id.in_(list(members))).values(cursor=0))
 
 
 def members_of(session: Session, federation_id: str) -> frozenset[str]:

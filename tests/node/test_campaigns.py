@@ -246,9 +246,17 @@ async def test_a_crowdfunding_export_is_imported_as_one_aggregated_total_without
         broken = export + "01/01/2026;douze;;Autorisé;Don;X;Y;z@example.org\n".encode("cp1252")
         status, refused = await organiser("POST", f"/campaigns/{campaign}/import?{platform_terms}", data=broken)
         assert (status, refused["code"]) == (400, "invalid") and refused["details"]["errors"][0]["line"] == 7
-        # Only the organiser imports.
+        # Only the organiser imports: a contributor holding the chain is refused by the organiser's rule.
+        status, pledged = await bank("POST", f"/campaigns/{campaign}/pledge",
+                                     json={"organiser": bikes.node.node_id, "type": "money", "value": 10_000})
+        assert status == 200, pledged
+
+        async def bank_holds_chain() -> bool:
+            return bool(chain_of(food, campaign))
+
+        await until(bank_holds_chain)
         status, refused = await bank("POST", f"/campaigns/{campaign}/import?{platform_terms}", data=export)
-        assert status in (400, 409), refused
+        assert (status, refused["code"]) == (409, "not-allowed"), refused
         # No payer's name or email reached the organiser's database, nor the other nodes'.
         for held in (bikes, food):
             database = held.config.home / "node.sqlite"

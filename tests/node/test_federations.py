@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from node import convened
 from node.agreements import act
@@ -18,8 +19,10 @@ from node.clock import now_ms
 from protocol import Conflict, Forbidden, open_envelope
 from protocol.agreements import federation as F
 from protocol.agreements import replay
+from protocol.envelope import stored_envelope
 from storage import agreements as stored
 from storage import memberships, session
+from storage.models import OutboxEntry
 
 from .harness import introduce, local_api, make_home, running
 from .test_cli import json_lines, maillage, ok
@@ -323,6 +326,9 @@ async def test_a_removed_member_receives_its_removal_and_stops_counting_itself_i
         assert status == 201
         await until(lambda: _holds_proposal(nodes[1], federation, "suite"))
         assert len(chain_of(nodes[2], federation)) < len(chain_of(nodes[1], federation))
+        with session(nodes[0].node.engine) as s:  # the secretariat queued nothing for it after its removal
+            queued = set(s.scalars(select(OutboxEntry.message_id).where(OutboxEntry.peer == ids[2])))
+        assert not queued - {stored_envelope(raw).message_id for raw in chain_of(nodes[2], federation)}
         _, seen = await food("GET", f"/federations/{federation}")
         assert seen["state"] == "active" and seen["members"] == 2  # its own copy, as it ends for it
 

@@ -165,6 +165,8 @@ async def test_a_node_outside_the_federation_refuses_what_it_is_fed(tmp_path: Pa
                 # Push by the misinformed relay, and a forged push by a stranger: refused, nothing stored.
                 await _round(b)  # B now knows C as an active peer
                 await b.node.synchronizer.push([salle.envelope.raw], fanout=10)  # type: ignore[union-attr]
+                relayed = await _push(c, b.node.key, [salle.envelope.raw])  # what B's push carried, answered
+                assert [(r["index"], r["code"]) for r in relayed["rejected"]] == [(0, "forbidden")]
                 forger = SigningKey.generate()
                 reply = await _push(c, forger, [salle.envelope.raw])
                 assert reply["stored"] == 0

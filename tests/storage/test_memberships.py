@@ -38,33 +38,35 @@ def test_replace_members_replaces_the_whole_set_of_one_federation(engine: Engine
         assert memberships.members_of(s, G) == frozenset({a})
 
 
-def test_change_feeds_restart_from_zero_when_a_federation_of_ours_gains_a_member(engine: Engine) -> None:
-    us, peer, newcomer = _node(), _node(), _node()
+def test_the_feeds_of_a_federations_members_restart_from_zero_when_it_gains_a_member(engine: Engine) -> None:
+    us, peer, newcomer, outsider = _node(), _node(), _node(), _node()
+    feeds = (peer, newcomer, outsider)
 
-    def cursor() -> int:
+    def cursors() -> tuple[int, ...]:
         with session(engine) as s:
-            return peers.get_cursor(s, peer)
+            return tuple(peers.get_cursor(s, p) for p in feeds)
 
     def advance() -> None:
         with session(engine) as s, s.begin():
-            peers.set_cursor(s, peer, 42, now_ms=T0)
+            for p in feeds:
+                peers.set_cursor(s, p, 42, now_ms=T0)
 
     with session(engine) as s, s.begin():
         identity.save(s, us, "Nous", now_ms=T0)
     advance()
     with session(engine) as s, s.begin():
         memberships.replace_members(s, G, {peer: "member", newcomer: "member"})  # not ours: nothing to fetch
-    assert cursor() == 42
+    assert cursors() == (42, 42, 42)
     with session(engine) as s, s.begin():
-        memberships.replace_members(s, F, {us: "member", peer: "member"})  # we join F
-    assert cursor() == 0
+        memberships.replace_members(s, F, {us: "member", peer: "member"})  # we join F: its members' feeds again
+    assert cursors() == (0, 42, 42)
     advance()
     with session(engine) as s, s.begin():
         memberships.replace_members(s, F, {us: "member"})  # a member leaves: nothing new to hold
-    assert cursor() == 42
+    assert cursors() == (42, 42, 42)
     with session(engine) as s, s.begin():
         memberships.replace_members(s, F, {us: "member", newcomer: "member"})  # its records may come now
-    assert cursor() == 0
+    assert cursors() == (42, 0, 42)  # the outsider's feed holds nothing of F: it is not pulled again
 
 
 def test_records_are_handed_to_a_peer_only_within_their_scope(engine: Engine) -> None:

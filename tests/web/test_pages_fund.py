@@ -4,6 +4,7 @@ a distribution, the legal alerts — each through the page's forms."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -89,7 +90,7 @@ async def test_money_goes_in_is_allocated_by_decision_and_goes_out_through_the_f
         base = page_path
         status, page, _ = await member.get(page_path)
         assert status == 200 and "Fonds territorial — Maillage Diois" in page and "Aucun mouvement" in page
-        assert "0,00" in page and "équilibré" in page
+        assert "0,00" in page and "✓ équilibré" in page and "déséquilibré" not in page
 
         # A reader sees the fund but cannot contribute.
         status, page, _ = await reader.get(page_path)
@@ -106,7 +107,8 @@ async def test_money_goes_in_is_allocated_by_decision_and_goes_out_through_the_f
         assert status == 303, body[:3000]
         await until(lambda: "c1" in fund_of(state_of(house, federation)).contributions)
         status, page, _ = await treasurer.get(page_path)
-        assert "promise" in page and "VIR-CLUB-7" in page
+        row = re.search(r'<th scope="row">c1</th>(.*?)</tr>', page, re.S)
+        assert row and "promise" in row.group(1) and "VIR-CLUB-7" in row.group(1)
         status, body, _ = await post_form(
             treasurer,
             page_path,
@@ -204,7 +206,8 @@ async def test_money_goes_in_is_allocated_by_decision_and_goes_out_through_the_f
         assert status == 303, body[:3000]
         await until(lambda: chain_length(club, federation) == chain_length(house, federation))
         status, page, _ = await member.get(page_path)
-        assert "confirmée le" in page and "versement" in page and "attribution décidée" in page
+        paid = re.search(r'<th scope="row">d1</th>(.*?)</tr>', page, re.S)
+        assert paid and "confirmée le" in paid.group(1) and "attribution décidée" in page
         for node in (house, club):
             check_balanced(fund_of(state_of(node, federation)))
 
