@@ -82,8 +82,11 @@ def campaign_id(text: str) -> bytes:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def campaign_rows(s: Session) -> list[Agreement]:
+def campaign_rows(s: Session, states: Sequence[str] | None = None) -> list[Agreement]:
+    """The campaigns we hold, latest first; only those in ``states`` when given."""
     stmt = select(Agreement).where(Agreement.kind == KIND).order_by(Agreement.updated_ms.desc())  # type: ignore[attr-defined]
+    if states is not None:
+        stmt = stmt.where(Agreement.state.in_(list(states)))  # type: ignore[attr-defined]
     return list(s.scalars(stmt))
 
 

@@ -405,9 +405,7 @@ def values_of(fields: Mapping[str, Any]) -> dict[str, str]:
 # ---- the chain -------------------------------------------------------------------------------------
 
 
-def chain_view(
-    node: Node, agreement_id: bytes, names: Mapping[str, str]
-) -> tuple[Verification, list[dict[str, Any]], int]:
+def chain_view(node: Node, agreement_id: bytes) -> tuple[Verification, list[dict[str, Any]], int]:
     """The chain checked again (every signature, the replay) and its events to show, newest last; pending deliveries."""
     with session(node.engine) as s:
         raws = stored.chain(s, agreement_id)

@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import web
 
 from protocol import InvalidMessage, ProtocolError
-from protocol.agreements import replay
 from protocol.agreements.campaign import (
     BENEFICIARY,
     CO_ORGANISER,
@@ -27,12 +26,10 @@ from protocol.agreements.campaign import (
     ORGANISER,
     may_pledge,
 )
-from protocol.envelope import stored_envelope
 from storage import agreements as stored
 from storage import session
 
 from .. import campaigns, federations
-from ..agreements import open_chain
 from ..clock import now_ms
 from ..runtime import NODE, Node
 from . import collective as c
@@ -88,7 +85,8 @@ def waiting(node: Node) -> list[dict[str, Any]]:
     us = node.node_id
     found: list[dict[str, Any]] = []
     with session(node.engine) as s:
-        rows = campaigns.campaign_rows(s)
+        # Only campaigns that can still wait for something: closed, lapsed and cancelled ones cannot.
+        rows = campaigns.campaign_rows(s, ("draft", "open", "succeeded"))
         states = [campaigns.held_state(s, row.id) for row in rows]
     for state in states:
         if state is None:
@@ -138,11 +136,10 @@ def _detail(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
     now = now_ms()
     with session(node.engine) as s:
         row = stored.get(s, agreement_id)
-        raws = stored.chain(s, agreement_id) if row is not None and row.kind == KIND else []
-        announced = campaigns.announcement_of(s, agreement_id) if not raws else None
-    if not raws:
+        state = campaigns.held_state(s, agreement_id) if row is not None and row.kind == KIND else None
+        announced = campaigns.announcement_of(s, agreement_id) if state is None else None
+    if state is None:
         return _announced(node, agreement_id, announced, now) if announced else None
-    state = replay(open_chain(raws), open_statement=stored_envelope)
     described = campaigns.describe(node, agreement_id)
     if described is None:
         return None
@@ -155,7 +152,7 @@ def _detail(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
         *(b.get("node") for b in terms["beneficiaries"] if b.get("node")),
     }
     names = c.association_names(node, [i for i in ids if i])
-    verification, events, pending = c.chain_view(node, agreement_id, names)
+    verification, events, pending = c.chain_view(node, agreement_id)
     role = state.role_of(us)
     organiser = described["organiser"] == us
     beneficiary = us in state.terms.beneficiary_nodes()

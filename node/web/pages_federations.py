@@ -132,7 +132,7 @@ def _detail(node: Node, federation_id: bytes) -> dict[str, Any] | None:
         *(link.secretariat for link in links.values()),
     }
     names = c.association_names(node, ids)
-    verification, events, pending = c.chain_view(node, federation_id, names)
+    verification, events, pending = c.chain_view(node, federation_id)
     summary = federation_summary(node, state)
     colleges = [
         {
