@@ -99,8 +99,11 @@ class Location(Body):
     lon: Annotated[int, Field(ge=-180_000_000, le=180_000_000)]
 
 
+Currency = Annotated[str, Field(pattern=f"^{_CURRENCY_RE.pattern}$")]  # ISO 4217
+
+
 class Money(Body):
     """An amount in the currency's minor unit (cents for EUR) with its ISO 4217 code."""
 
     amount: Annotated[int, Field(ge=0, le=10**15)]
-    currency: Annotated[str, Field(pattern=f"^{_CURRENCY_RE.pattern}$")]
+    currency: Currency

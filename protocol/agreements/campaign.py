@@ -38,8 +38,8 @@ from ..errors import (
     NotAllowed,
     OutOfOrder,
 )
-from ..records import FederationId
-from ..schema import Body, Hash32, Millis, NilFree, NodeId, RecordId, ShortText, parse
+from ..records import FederationIds
+from ..schema import Body, Currency, Hash32, Millis, NilFree, NodeId, RecordId, ShortText, parse
 from ._frozen import FrozenMap
 from .machine import (
     AgreementState,
@@ -49,6 +49,7 @@ from .machine import (
     Step,
     Transition,
     register_kind,
+    with_facts,
 )
 from .sealed import Name
 
@@ -68,7 +69,6 @@ MAX_GOALS = 16
 MAX_CO_ORGANISERS = 16
 MAX_BENEFICIARIES = 16
 MAX_LISTED_NODES = 256
-MAX_FEDERATIONS = 8
 MAX_INVITED = 1024
 
 MONEY, WORK, EQUIPMENT = "money", "work", "equipment"
@@ -80,7 +80,6 @@ PAYING = frozenset({"succeeded", "closed"})  # states in which counted pledges a
 
 Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
 PositiveCents = Annotated[int, Field(ge=1, le=MAX_CENTS)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
 Hours = Annotated[int, Field(ge=1, le=100_000)]
 Percent = Annotated[int, Field(ge=1, le=100)]
@@ -137,7 +136,7 @@ class Eligibility(NilFree):
     the federation chains it holds), or listed nodes. Organisers may always pledge."""
 
     scope: Scope
-    federations: Annotated[tuple[FederationId, ...], Field(min_length=1, max_length=MAX_FEDERATIONS)] | None = None
+    federations: FederationIds | None = None
     nodes: Annotated[tuple[NodeId, ...], Field(min_length=1, max_length=MAX_LISTED_NODES)] | None = None
 
     @model_validator(mode="after")
@@ -625,10 +624,6 @@ def _receipts(state: AgreementState) -> FrozenMap[str, Receipt]:
     return state.facts.get("receipts", FrozenMap())
 
 
-def _with(state: AgreementState, **facts: Any) -> AgreementState:
-    return replace(state, facts=FrozenMap({**state.facts, **facts}))
-
-
 def _with_members(state: AgreementState, nodes: Iterable[str], role: str) -> AgreementState:
     """Add ``nodes`` as members with ``role``, leaving parties and existing members as they are."""
     organiser = state.parties[ORGANISER]
@@ -652,7 +647,7 @@ def _open(state: AgreementState, event: Envelope, data: CampaignOpening) -> Agre
     state = _with_members(state, terms.eligibility.nodes or (), INVITED)
     state = _with_members(state, data.invite or (), INVITED)
     state = replace(state, terms=terms, name="draft" if terms.co_organisers else "open")
-    return _with(
+    return with_facts(
         state,
         opening=event.message_id,
         cosigned=(),
@@ -685,11 +680,11 @@ def _conclude(state: AgreementState, event: Envelope, data: Conclusion) -> Agree
     moved = replace(state, name="succeeded" if succeeded else "lapsed")
     counted = tally(moved)
     bound = FrozenMap({c.key: c.payable for c in counted.contributions if c.status == BOUND})
-    return _with(moved, outcome=Outcome(data.reached, data.total, event.issued_at, bound))
+    return with_facts(moved, outcome=Outcome(data.reached, data.total, event.issued_at, bound))
 
 
 def _cancel_draft(state: AgreementState, event: Envelope, data: Reason) -> AgreementState:
-    return _with(state, ended=Ending(data.reason, event.issued_at))
+    return with_facts(state, ended=Ending(data.reason, event.issued_at))
 
 
 def _cancel_open(state: AgreementState, event: Envelope, data: Reason) -> AgreementState:
@@ -699,7 +694,7 @@ def _cancel_open(state: AgreementState, event: Envelope, data: Reason) -> Agreem
 
 
 def _close(state: AgreementState, event: Envelope, data: Reason) -> AgreementState:
-    return _with(state, ended=Ending(data.reason, event.issued_at))
+    return with_facts(state, ended=Ending(data.reason, event.issued_at))
 
 
 # -- statement rules ----------------------------------------------------------
@@ -765,7 +760,7 @@ def _pledge(state: AgreementState, statement: Envelope, data: PledgeData) -> Agr
     pledge = _pledge_of(state, statement, data)
     withdrawn = state.facts.get("withdrawn", FrozenMap())
     remaining = FrozenMap({k: v for k, v in withdrawn.items() if k != author})
-    state = _with(state, pledges=_pledges(state).set(author, pledge), withdrawn=remaining)
+    state = with_facts(state, pledges=_pledges(state).set(author, pledge), withdrawn=remaining)
     if state.members.get(author) == INVITED:  # an invited node that pledges is a contributor now
         state = replace(state, members=state.members.set(author, CONTRIBUTOR))
     return _with_members(state, [author], CONTRIBUTOR)
@@ -777,7 +772,7 @@ def _amend(state: AgreementState, statement: Envelope, data: PledgeData) -> Agre
     _in_time(state, statement, state.terms.last_change, "amend a pledge")
     if statement.issuer not in _pledges(state):
         raise NotAllowed("this node has no pledge to amend")
-    return _with(state, pledges=_pledges(state).set(statement.issuer, _pledge_of(state, statement, data)))
+    return with_facts(state, pledges=_pledges(state).set(statement.issuer, _pledge_of(state, statement, data)))
 
 
 def _withdraw(state: AgreementState, statement: Envelope, data: Reason) -> AgreementState:
@@ -789,7 +784,7 @@ def _withdraw(state: AgreementState, statement: Envelope, data: Reason) -> Agree
         raise NotAllowed("this node has no pledge to withdraw")
     remaining = FrozenMap({k: v for k, v in pledges.items() if k != statement.issuer})
     withdrawn = state.facts.get("withdrawn", FrozenMap()).set(statement.issuer, statement.issued_at)
-    return _with(state, pledges=remaining, withdrawn=withdrawn)
+    return with_facts(state, pledges=remaining, withdrawn=withdrawn)
 
 
 def _cosign(state: AgreementState, statement: Envelope, data: Cosign) -> AgreementState:
@@ -801,7 +796,7 @@ def _cosign(state: AgreementState, statement: Envelope, data: Cosign) -> Agreeme
     if statement.issuer in cosigned:
         raise Conflict("this co-organiser already co-signed")
     cosigned = (*cosigned, statement.issuer)
-    state = _with(state, cosigned=cosigned)
+    state = with_facts(state, cosigned=cosigned)
     if set(cosigned) == set(state.terms.co_organisers or ()):
         state = replace(state, name="open")
     return state
@@ -826,7 +821,7 @@ def _import(state: AgreementState, statement: Envelope, data: ImportData) -> Agr
         statement.message_id.hex(),
     )
     # The same export imported again (corrected, or completed) replaces the earlier import.
-    return _with(state, imports=_imports(state).set(key, record))
+    return with_facts(state, imports=_imports(state).set(key, record))
 
 
 def _paid(state: AgreementState, statement: Envelope, data: PaidData) -> AgreementState:
@@ -843,7 +838,7 @@ def _paid(state: AgreementState, statement: Envelope, data: PaidData) -> Agreeme
     if already + data.amount > bound:
         raise NotAllowed("payments above the bound pledge", bound=bound, paid=already, amount=data.amount)
     payment = Payment(author, data.amount, data.method, data.reference, data.date, statement.issued_at)
-    return _with(state, payments=_payments(state).set(statement.message_id.hex(), payment))
+    return with_facts(state, payments=_payments(state).set(statement.message_id.hex(), payment))
 
 
 def _received(state: AgreementState, statement: Envelope, data: ReceivedData) -> AgreementState:
@@ -861,7 +856,7 @@ def _received(state: AgreementState, statement: Envelope, data: ReceivedData) ->
     if data.amount > payment.amount:
         raise NotAllowed("a receipt confirms at most the amount paid", paid=payment.amount, amount=data.amount)
     receipt = Receipt(author, data.amount, data.date, statement.issued_at)
-    return _with(state, receipts=_receipts(state).set(payment_id, receipt))
+    return with_facts(state, receipts=_receipts(state).set(payment_id, receipt))
 
 
 # -- the table ----------------------------------------------------------------

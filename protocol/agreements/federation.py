@@ -70,7 +70,8 @@ from ..governance.decisions import (
     withdraw,
 )
 from ..identity import SigningKey
-from ..schema import Body, Hash32, Millis, NilFree, NodeId, ShortText, parse
+from ..records import FederationId
+from ..schema import Body, Currency, Hash32, Millis, NilFree, NodeId, ShortText, parse
 from ._frozen import FrozenMap
 from .machine import (
     MAX_CHAIN,
@@ -82,6 +83,7 @@ from .machine import (
     Transition,
     open_agreement,
     register_kind,
+    with_facts,
 )
 from .sealed import Name
 
@@ -112,8 +114,6 @@ Reason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_no
 Title = Annotated[ShortText, AfterValidator(_not_blank)]
 CollegeId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 ProposalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
-FederationId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Number = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
@@ -364,10 +364,6 @@ class LinkValue:
     decision: str  # the proposal that adopted it
 
 
-def _with(state: AgreementState, **facts: Any) -> AgreementState:
-    return replace(state, facts=FrozenMap({**state.facts, **facts}))
-
-
 def charter_of(state: AgreementState) -> Charter:
     charter: Charter = state.facts["charter"]
     return charter
@@ -403,7 +399,7 @@ def _open_proposal(state: AgreementState, proposal_id: str) -> ProposalRecord:
 
 
 def _store(state: AgreementState, record: ProposalRecord) -> AgreementState:
-    return _with(state, proposals=proposals_of(state).set(record.id, record))
+    return with_facts(state, proposals=proposals_of(state).set(record.id, record))
 
 
 def _member(state: AgreementState, node: str, what: str) -> str:
@@ -427,7 +423,7 @@ def _participants(
 def _with_membership(
     state: AgreementState, members: Mapping[str, str], invitations: Mapping[str, str]
 ) -> AgreementState:
-    moved = _with(state, members=FrozenMap(members), invitations=FrozenMap(invitations))
+    moved = with_facts(state, members=FrozenMap(members), invitations=FrozenMap(invitations))
     return replace(moved, members=_participants(state, members, invitations))
 
 
@@ -443,7 +439,7 @@ def _found(state: AgreementState, event: Envelope, data: Founding) -> AgreementS
     if unknown:
         raise InvalidMessage("each founder belongs to one of the charter's colleges", colleges=unknown)
     moved = replace(state, terms=charter)
-    moved = _with(moved, charter=charter, proposals=FrozenMap(), links=FrozenMap())
+    moved = with_facts(moved, charter=charter, proposals=FrozenMap(), links=FrozenMap())
     return _with_membership(moved, FrozenMap(), FrozenMap(charter.founders))
 
 
@@ -495,24 +491,21 @@ def _take_effect(state: AgreementState, kind: str, payload: Any, at: int, decisi
         orphans = sorted({*members.values(), *invitations.values()} - charter.college_ids())
         if orphans:
             raise NotAllowed("members still belong to colleges the amendment removes", colleges=orphans)
-        return _with(replace(state, terms=charter), charter=charter)
+        return with_facts(replace(state, terms=charter), charter=charter)
     if kind == "link":
         if payload.federation == state.id.hex():
             raise InvalidMessage("a federation does not link to itself")
         links: FrozenMap[str, LinkValue] = state.facts.get("links", FrozenMap())
         value = LinkValue(payload.federation, payload.name, payload.secretariat, at, decision)
-        return _with(state, links=links.set(payload.federation, value))
+        return with_facts(state, links=links.set(payload.federation, value))
     if kind in fund.DECISION_KINDS:
         return fund.adopt(state, kind, payload, at)
     return state  # general: the decision is its text
 
 
 def _check_applicable(state: AgreementState, kind: str, payload: Body, at: int) -> None:
-    """Refuse a proposal that could not take effect as things stand."""
-    if kind in fund.DECISION_KINDS:
-        fund.check_decision(state, kind, payload, at)
-    else:
-        _take_effect(state, kind, payload, at, "")
+    """Refuse a proposal that could not take effect as things stand (its effect, tried and dropped)."""
+    _take_effect(state, kind, payload, at, "")
 
 
 def _round(state: AgreementState, rule: DecisionRule, at: int) -> tuple[Window, FrozenMap[str, str], FrozenMap[str, Any]]:

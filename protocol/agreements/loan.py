@@ -25,7 +25,7 @@ into the chain.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -54,6 +54,7 @@ from .machine import (
     Transition,
     open_agreement,
     register_kind,
+    with_facts,
 )
 from .sealed import MAX_PARTIES, Name, Signature
 
@@ -173,12 +174,8 @@ def _role(state: AgreementState, event: Envelope) -> str:
     return role
 
 
-def _with(state: AgreementState, **facts: Any) -> AgreementState:
-    return replace(state, facts=FrozenMap({**state.facts, **facts}))
-
-
 def _end(state: AgreementState, event: Envelope, data: Reason | Withdrawal) -> AgreementState:
-    return _with(state, ended=Ending(_role(state, event), event.issued_at, data.reason))
+    return with_facts(state, ended=Ending(_role(state, event), event.issued_at, data.reason))
 
 
 def _cancel(state: AgreementState, event: Envelope, data: Reason) -> AgreementState:
@@ -188,7 +185,7 @@ def _cancel(state: AgreementState, event: Envelope, data: Reason) -> AgreementSt
         fee = cancellation_fee(state.terms, event.issued_at)
     else:
         fee = Money(amount=0, currency=state.terms.fee.currency)
-    return _with(state, ended=Ending(role, event.issued_at, data.reason, fee))
+    return with_facts(state, ended=Ending(role, event.issued_at, data.reason, fee))
 
 
 def _not_after_event(report: CustodyReport, event: Envelope, what: str) -> None:
@@ -198,14 +195,14 @@ def _not_after_event(report: CustodyReport, event: Envelope, what: str) -> None:
 
 def _handover(state: AgreementState, event: Envelope, data: CustodyReport) -> AgreementState:
     _not_after_event(data, event, "handover")
-    return _with(state, handover=data)
+    return with_facts(state, handover=data)
 
 
 def _return(state: AgreementState, event: Envelope, data: CustodyReport) -> AgreementState:
     _not_after_event(data, event, "return")
     if data.at < state.facts["handover"].at:
         raise InvalidMessage("a return comes after the handover", handover_at=state.facts["handover"].at)
-    return _with(state, returned=data, lateness_minutes=lateness_minutes(state.terms, data.at))
+    return with_facts(state, returned=data, lateness_minutes=lateness_minutes(state.terms, data.at))
 
 
 def _incident(state: AgreementState, event: Envelope, data: IncidentReport) -> AgreementState:
@@ -219,7 +216,7 @@ def _incident(state: AgreementState, event: Envelope, data: IncidentReport) -> A
             "cannot keep more than the deposit", deposit=deposit.amount, already_kept=kept.amount, asked=total
         )
     incidents = (*state.facts.get("incidents", ()), data)
-    return _with(state, incidents=incidents, deposit_kept=Money(amount=total, currency=deposit.currency))
+    return with_facts(state, incidents=incidents, deposit_kept=Money(amount=total, currency=deposit.currency))
 
 
 def _close(state: AgreementState, event: Envelope, data: Closing) -> AgreementState:
@@ -227,7 +224,7 @@ def _close(state: AgreementState, event: Envelope, data: Closing) -> AgreementSt
     ratings: FrozenMap[str, Closing] = state.facts.get("ratings", FrozenMap())
     if role in ratings:
         raise NotAllowed(f"the {role} already closed this loan; the other party closes it now")
-    return _with(state, ratings=ratings.set(role, data))
+    return with_facts(state, ratings=ratings.set(role, data))
 
 
 # -- the table ----------------------------------------------------------------

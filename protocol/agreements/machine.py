@@ -236,6 +236,11 @@ class Kind:
 KINDS: dict[str, Kind] = {}
 
 
+def with_facts(state: AgreementState, **facts: Any) -> AgreementState:
+    """``state`` with these facts set (the kinds' effects record what happened this way)."""
+    return replace(state, facts=FrozenMap({**state.facts, **facts}))
+
+
 def register_kind(kind: Kind) -> Kind:
     KINDS[kind.name] = kind
     return kind

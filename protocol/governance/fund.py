@@ -50,7 +50,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..agreements._frozen import FrozenMap
-from ..agreements.machine import AgreementState, StatementRule, Transition
+from ..agreements.machine import AgreementState, StatementRule, Transition, with_facts
 from ..envelope import Envelope
 from ..errors import (
     Conflict,
@@ -445,7 +445,7 @@ def _entry_key(entry: Entry) -> tuple[str, str, bytes]:
 
 
 def _store(state: AgreementState, fund: FundState) -> AgreementState:
-    return replace(state, facts=FrozenMap({**state.facts, FACT: fund}))
+    return with_facts(state, **{FACT: fund})
 
 
 def _members(state: AgreementState) -> Mapping[str, Any]:
@@ -745,11 +745,6 @@ def adopt(state: AgreementState, decision_kind: str, payload: Body | Mapping[str
     return _adopt_allocation(state, parsed, at_ms)
 
 
-def check_decision(state: AgreementState, decision_kind: str, payload: Body | Mapping[str, Any], at_ms: int) -> None:
-    """Raise what ``adopt`` would raise, e.g. to refuse a proposal that could never apply."""
-    adopt(state, decision_kind, payload, at_ms)
-
-
 def _adopt_criteria(state: AgreementState, data: FundCriteria, at_ms: int) -> AgreementState:
     ids = [c.id for c in data.criteria]
     if len(set(ids)) != len(ids):
@@ -1009,7 +1004,6 @@ __all__ = [
     "adopt",
     "balances",
     "check_balanced",
-    "check_decision",
     "currency_of",
     "fund_of",
     "ledger",
