@@ -341,14 +341,6 @@ def pledge_data(body: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def holds(node: Node, agreement_id: bytes, event: bytes) -> bool:
-    from protocol.envelope import stored_envelope
-
-    with session(node.engine) as s:
-        message_id = stored_envelope(event).message_id
-        return stored.event_seq(s, message_id) is not None
-
-
 # ---- crowdfunding exports --------------------------------------------------------------------
 
 

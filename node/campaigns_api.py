@@ -20,7 +20,6 @@ commits before it answers: a refusal comes back typed and nothing changed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -29,13 +28,12 @@ from aiohttp import web
 from protocol import InvalidMessage, is_node_id
 from storage import session
 
-from . import campaigns
+from . import campaigns, convened
 from .clock import now_ms
 from .federation import read_body
 from .openapi import OPENAPI, _op
 from .runtime import NODE, Node
 
-CHAIN_WAIT_S = 3.0  # how long a statement's answer waits for the chain to reach us
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -68,11 +66,8 @@ async def _shown(node: Node, agreement_id: bytes, status: int = 200) -> web.Resp
 
 async def _after_statement(node: Node, agreement_id: bytes, event: bytes) -> dict[str, Any]:
     """The campaign once the embedding event reached us (a newcomer gets the chain from the organiser)."""
-    deadline = asyncio.get_running_loop().time() + CHAIN_WAIT_S
-    while not await node.run(campaigns.holds, node, agreement_id, event):
-        if asyncio.get_running_loop().time() > deadline:
-            return {"event": event.hex(), "campaign": None}
-        await asyncio.sleep(0.1)
+    if not await convened.until_held(node, event):
+        return {"event": event.hex(), "campaign": None}
     return {"event": event.hex(), "campaign": await node.run(campaigns.describe, node, agreement_id)}
 
 

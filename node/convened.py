@@ -10,6 +10,8 @@ answer carries the embedding event, so the author knows its statement is in the 
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,8 @@ from protocol.agreements import (
     make_statement,
     open_agreement,
 )
+
+from protocol.envelope import stored_envelope
 
 from storage import agreements as stored
 from storage import peers, session
@@ -142,6 +146,26 @@ async def say(
     return event
 
 
+HELD_WAIT_S = 3.0  # how long an answer waits for our own copy of the chain to hold the authority's event
+
+
+def _holds_event(node: Node, message_id: bytes) -> bool:
+    with session(node.engine) as s:
+        return stored.event_seq(s, message_id) is not None
+
+
+async def until_held(node: Node, event: bytes, timeout_s: float = HELD_WAIT_S) -> bool:
+    """Wait (bounded) until our copy of the chain holds the authority's ``event``: a newcomer may
+    need the chain from its opening first, which the authority's outbox brings. False on timeout."""
+    message_id = stored_envelope(event).message_id
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await node.run(_holds_event, node, message_id):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 def _holds(node: Node, agreement_id: bytes) -> bool:
     with session(node.engine) as s:
         return stored.get(s, agreement_id) is not None
@@ -174,4 +198,5 @@ __all__ = [
     "say",
     "statement_agreement",
     "take_statement",
+    "until_held",
 ]

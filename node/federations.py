@@ -24,8 +24,6 @@ from sqlmodel import Session, select
 from protocol import Forbidden, InvalidMessage, ProtocolError
 from protocol.agreements import AgreementState
 from protocol.agreements import federation as F
-from protocol.envelope import stored_envelope
-from storage import agreements as stored
 from storage import memberships, session
 from storage.models import Agreement
 
@@ -38,7 +36,6 @@ from .wire import wire_form
 log = logging.getLogger(__name__)
 
 CLOSE_POLL_S = 5.0  # how often the secretariat looks for windows that ended (sooner when one is due)
-HELD_WAIT_S = 2.0  # how long an answer waits for our own copy of the chain to hold our statement
 
 _wakeups: dict[str, asyncio.Event] = {}  # node id -> wakes that node's closing loop
 _schedules: dict[str, dict[bytes, tuple[int, int | None]]] = {}  # node id -> federation -> (seq seen, next close)
@@ -80,12 +77,6 @@ def load_all(node: Node) -> list[AgreementState]:
     return [state for state in states if state is not None]
 
 
-def _seq_of(node: Node, federation_id: bytes) -> int:
-    with session(node.engine) as s:
-        row = stored.get(s, federation_id)
-        return row.seq if row is not None else -1
-
-
 # ---- acting ----------------------------------------------------------------------------------------
 
 
@@ -120,14 +111,8 @@ async def adhere(node: Node, federation_id: bytes) -> AgreementState:
 
 
 async def _until_held(node: Node, federation_id: bytes, event: bytes) -> AgreementState:
-    """Our copy of the chain once it holds ``event`` (the secretariat's outbox may have to bring
-    earlier events first), or as it stands after a short wait."""
-    seq = stored_envelope(event).body.get("seq")
-    deadline = asyncio.get_running_loop().time() + HELD_WAIT_S
-    while isinstance(seq, int) and await node.run(_seq_of, node, federation_id) < seq:
-        if asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.05)
+    """Our copy of the chain once it holds ``event``, or as it stands after a short wait."""
+    await convened.until_held(node, event)
     return await node.run(load, node, federation_id)
 
 

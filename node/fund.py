@@ -12,7 +12,6 @@ error with nothing changed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,7 @@ from protocol.governance import fund as rules
 from protocol.governance.fund import FundError, check_balanced, fund_of, report
 from storage import peers, session
 
-from . import agreements
+from . import agreements, convened
 from .agreements_api import plain
 from .convened import current_state, say
 from .runtime import Node
@@ -33,7 +32,6 @@ from .runtime import Node
 FEDERATION_KIND = "federation"
 SECRETARIAT = rules.SECRETARIAT
 PARIS = ZoneInfo("Europe/Paris")
-HELD_WAIT_S = 2.0  # how long a member's answer waits for its own copy of the chain to hold its statement
 
 # What each side may do, under the names the API and the CLI use (dashes) -> the protocol's action.
 MEMBER_STEPS: Mapping[str, str] = {
@@ -98,18 +96,8 @@ async def step(node: Node, fid: bytes, name: str, data: Mapping[str, Any]) -> tu
         signed = event.message_id
     else:
         raise InvalidMessage(f"unknown fund step {name!r}", known=sorted({*MEMBER_STEPS, *SECRETARIAT_STEPS}))
-    return await _until_held(node, fid, event.body["seq"]), event.message_id, signed
-
-
-async def _until_held(node: Node, fid: bytes, seq: int) -> AgreementState:
-    """Our copy of the chain once it reaches ``seq`` (the secretariat's outbox may have to bring
-    earlier events first), or as it stands after a short wait."""
-    deadline = asyncio.get_running_loop().time() + HELD_WAIT_S
-    state = await federation_state(node, fid)
-    while state.seq < seq and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-        state = await federation_state(node, fid)
-    return state
+    await convened.until_held(node, event.raw)  # our copy then shows the step (or as it stands)
+    return await federation_state(node, fid), event.message_id, signed
 
 
 def created(state: AgreementState, signed: bytes) -> dict[str, list[str]]:

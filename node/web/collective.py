@@ -8,7 +8,6 @@ error and is shown on the page, in the reader's language, with nothing changed.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -30,7 +29,6 @@ from .pages_agreements import Verification, parse_money, verify_chain
 from .render import N_
 
 PARIS = ZoneInfo("Europe/Paris")
-CHAIN_WAIT_S = 3.0  # how long a page waits for the authority's event to reach our copy of the chain
 
 # Refusals the node functions raise, by the start of their (English) message: what the page says instead.
 # Unknown messages are shown as their code in words, with the message as it came.
@@ -435,24 +433,6 @@ def chain_view(node: Node, agreement_id: bytes) -> tuple[Verification, list[dict
     return verify_chain(node, raws), events, pending
 
 
-def holds_seq(node: Node, agreement_id: bytes, seq: int) -> bool:
-    with session(node.engine) as s:
-        row = stored.get(s, agreement_id)
-        return row is not None and row.seq >= seq
-
-
-async def until_held(node: Node, agreement_id: bytes, event: bytes) -> None:
-    """Wait (briefly) until our copy of the chain holds the authority's ``event``: the page then shows it."""
-    seq = stored_envelope(event).body.get("seq")
-    if not isinstance(seq, int):
-        return
-    deadline = asyncio.get_running_loop().time() + CHAIN_WAIT_S
-    while not await node.run(holds_seq, node, agreement_id, seq):
-        if asyncio.get_running_loop().time() > deadline:
-            return
-        await asyncio.sleep(0.05)
-
-
 def hex_id(text: str, request: web.Request, unknown: Any) -> bytes:
     """A 16-byte id from its 32 hexadecimal characters, else the page's styled 404 (``unknown(request)``)."""
     try:
@@ -481,6 +461,5 @@ __all__ = [
     "refusal_view",
     "slug",
     "text_field",
-    "until_held",
     "values_of",
 ]

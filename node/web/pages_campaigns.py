@@ -29,7 +29,7 @@ from protocol.agreements.campaign import (
 from storage import agreements as stored
 from storage import session
 
-from .. import campaigns, federations
+from .. import campaigns, convened, federations
 from ..clock import now_ms
 from ..runtime import NODE, Node
 from . import collective as c
@@ -412,7 +412,7 @@ async def campaign_action(request: web.Request) -> web.StreamResponse:
             else:  # import
                 data = _import_data(fields, values, _)
             event = await campaigns.state_to(node, agreement_id, action, data)
-            await c.until_held(node, agreement_id, event)
+            await convened.until_held(node, event)  # the page then shows it
     except ProtocolError as exc:
         return await _show(
             request,

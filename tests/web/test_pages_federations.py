@@ -325,6 +325,8 @@ async def test_questions_are_asked_and_answered_and_an_objection_is_withdrawn_fr
             {"csrf_token": csrf_of(page), "question": "1", "text": "Le Club, le samedi matin."},
         )
         assert status == 303, body[:3000]
+        # The answer reaches the Banque's copy through the secretariat's outbox.
+        await until(lambda: F.proposals_of(state_of(nodes[2], federation))[proposal].questions[0].answer is not None)
         status, page, _ = await food.get(proposal_path)
         assert "Le Club, le samedi matin." in page
 
