@@ -8,7 +8,6 @@ done, then delivered to the other party by the outbox.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,26 +25,12 @@ from . import agreements
 from .calendar_feeds import feed_urls
 from .clock import now_ms
 from .runtime import NODE, Node
+from .wire import plain
 
 DAY_MS = 86_400_000
 DEFAULT_EXPIRY_MS = 7 * DAY_MS  # an unanswered request or offer lapses after a week (or at the period's start)
 DELIVERY_WAIT_S = 2.0  # how long a request waits for the owner's answer before saying "queued"
 ZERO_EUR = {"amount": 0, "currency": "EUR"}
-
-
-def plain(value: Any) -> Any:
-    """A protocol value as JSON: bytes in hex, frozen maps and tuples as objects and lists."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
-    if hasattr(value, "to_wire"):
-        return plain(value.to_wire())
-    return value
 
 
 def _agreement_id(request: web.Request) -> bytes:
@@ -262,4 +247,4 @@ ROUTES = [
     web.post("/loans", request_loan),
 ]
 
-__all__ = ["ROUTES", "plain"]
+__all__ = ["ROUTES"]

@@ -56,7 +56,7 @@ from .agreements import COMMIT_HOOKS, Progress, act, load_state, take_step
 from .clock import now_ms
 from .convened import convene, say
 from .runtime import Node, wait_or_timeout
-from .wire import wire_form
+from .wire import plain, wire_form
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,6 @@ def organiser_of(node: Node, agreement_id: bytes) -> str:
 
 def describe(node: Node, agreement_id: bytes) -> dict[str, Any] | None:
     """A campaign as the local API shows it: terms, participants, tally, payments (JSON-ready)."""
-    from .agreements_api import plain
 
     with session(node.engine) as s:
         row = stored.get(s, agreement_id)

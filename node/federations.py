@@ -63,11 +63,17 @@ def federation_ids(s: Session) -> list[bytes]:
     return list(s.exec(select(Agreement.id).where(Agreement.kind == F.KIND).order_by(Agreement.created_ms)))
 
 
+class UnknownFederation(InvalidMessage):
+    """No federation with this id on this node (we are not one of its participants, or not yet)."""
+
+    http_status = 404
+
+
 def load(node: Node, federation_id: bytes) -> AgreementState:
     with session(node.engine) as s:
         state = agreements.load_state(s, federation_id)
     if state is None or state.kind != F.KIND:
-        raise InvalidMessage("no such federation here", federation=federation_id.hex())
+        raise UnknownFederation("no such federation on this node", federation=federation_id.hex())
     return state
 
 

@@ -35,7 +35,8 @@ from protocol.governance.decisions import BallotTally, phase
 from storage import peers, session
 
 from . import federations
-from .agreements_api import after_delivery, plain
+from .agreements_api import after_delivery
+from .wire import plain
 from .clock import now_ms
 from .openapi import OPENAPI, _op, _query
 from .runtime import NODE, Node

@@ -19,17 +19,18 @@ from zoneinfo import ZoneInfo
 
 from protocol import Forbidden, InvalidMessage
 from protocol.agreements import AgreementState
+from protocol.agreements import federation as F
 from protocol.envelope import stored_envelope
 from protocol.governance import fund as rules
 from protocol.governance.fund import FundError, check_balanced, fund_of, report
 from storage import peers, session
 
-from . import agreements, convened
-from .agreements_api import plain
-from .convened import current_state, say
+from . import agreements, convened, federations
+from .federations import UnknownFederation
+from .wire import plain
+from .convened import say
 from .runtime import Node
 
-FEDERATION_KIND = "federation"
 SECRETARIAT = rules.SECRETARIAT
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -52,12 +53,6 @@ assert set(MEMBER_STEPS.values()) == set(rules.STATEMENTS)
 assert {action for _, action in rules.EVENTS} == set(SECRETARIAT_STEPS.values())
 
 
-class UnknownFederation(InvalidMessage):
-    """No federation with this id on this node (we are not one of its participants, or not yet)."""
-
-    http_status = 404
-
-
 def federation_id(text: str) -> bytes:
     """A federation's id from its 32 hexadecimal characters (its chain's agreement id)."""
     try:
@@ -70,10 +65,7 @@ def federation_id(text: str) -> bytes:
 
 
 async def federation_state(node: Node, fid: bytes) -> AgreementState:
-    state = await node.run(current_state, node, fid)
-    if state is None or state.kind != FEDERATION_KIND:
-        raise UnknownFederation("no such federation on this node", federation=fid.hex())
-    return state
+    return await node.run(federations.load, node, fid)
 
 
 async def step(node: Node, fid: bytes, name: str, data: Mapping[str, Any]) -> tuple[AgreementState, bytes, bytes]:
@@ -86,7 +78,7 @@ async def step(node: Node, fid: bytes, name: str, data: Mapping[str, Any]) -> tu
     state = await federation_state(node, fid)
     secretariat = state.parties[SECRETARIAT]
     if name in MEMBER_STEPS:
-        event = stored_envelope(await say(node, fid, FEDERATION_KIND, secretariat, MEMBER_STEPS[name], data))
+        event = stored_envelope(await say(node, fid, F.KIND, secretariat, MEMBER_STEPS[name], data))
         signed = stored_envelope(event.body["data"]["statement"]).message_id
     elif name in SECRETARIAT_STEPS:
         if secretariat != node.node_id:
@@ -186,7 +178,6 @@ def _account_name(account: str, names: Mapping[str, str]) -> str | None:
 
 
 __all__ = [
-    "FEDERATION_KIND",
     "MEMBER_STEPS",
     "SECRETARIAT_STEPS",
     "UnknownFederation",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,21 @@ def wire_form(value: Any) -> Any:
         return {k: wire_form(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return tuple(wire_form(v) for v in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A protocol value as JSON: bytes in hex, frozen maps and tuples as objects and lists."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if hasattr(value, "to_wire"):
+        return plain(value.to_wire())
     return value
 
 

@@ -23,7 +23,7 @@ from storage import agreements as stored
 from storage import peers, records, session
 
 from ..agreements import open_chain
-from ..agreements_api import plain
+from ..wire import plain
 from ..runtime import Node
 from .pages_agreements import Verification, parse_money, verify_chain
 from .render import N_

@@ -35,10 +35,10 @@ from ..agreements_api import (
     _default_expiry,
     _resource_timezone,
     _step_data,
-    plain,
 )
 from ..clock import now_ms
 from ..runtime import NODE, Node
+from ..wire import plain
 from .auth import MEMBER, READER, current_user, form, has_role, require
 from .render import not_found, redirect, render, translator
 

@@ -20,11 +20,10 @@ from protocol.schema import parse
 from storage import records, session
 
 from .. import catalogue
-from ..agreements_api import plain
 from ..api import MAX_IMPORT_BYTES
 from ..calendar_feeds import feed_urls
 from ..runtime import NODE, Node
-from ..wire import wire_form
+from ..wire import plain, wire_form
 from . import auth
 from .render import N_, TYPE_LABELS, bad_request, not_found, redirect, render, translator
 
