@@ -25,7 +25,7 @@ from . import agreements
 from .calendar_feeds import feed_urls
 from .clock import now_ms
 from .runtime import NODE, Node
-from .wire import plain
+from .wire import agreement_id_from_hex, plain
 
 DAY_MS = 86_400_000
 DEFAULT_EXPIRY_MS = 7 * DAY_MS  # an unanswered request or offer lapses after a week (or at the period's start)
@@ -34,14 +34,7 @@ ZERO_EUR = {"amount": 0, "currency": "EUR"}
 
 
 def _agreement_id(request: web.Request) -> bytes:
-    text = request.match_info["agreement_id"]
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise InvalidMessage("an agreement id is 32 hexadecimal characters", agreement=text[:64])
-    return value
+    return agreement_id_from_hex(request.match_info["agreement_id"])
 
 
 def _describe(node: Node, agreement_id: bytes, *, with_chain: bool) -> dict[str, Any] | None:

@@ -56,7 +56,7 @@ from .agreements import COMMIT_HOOKS, Progress, act, load_state, take_step
 from .clock import now_ms
 from .convened import convene, say
 from .runtime import Node, wait_or_timeout
-from .wire import plain, wire_form
+from .wire import agreement_id_from_hex, plain, wire_form
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,7 @@ DEFAULT_TZ = "Europe/Paris"
 
 
 def campaign_id(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise InvalidMessage("a campaign id is 32 hexadecimal characters", campaign=text[:64])
-    return value
+    return agreement_id_from_hex(text, "campaign")
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from storage import peers, session
 
 from . import federations
 from .agreements_api import after_delivery
-from .wire import plain
+from .wire import agreement_id_from_hex, plain
 from .clock import now_ms
 from .openapi import OPENAPI, _op, _query
 from .runtime import NODE, Node
@@ -51,18 +51,8 @@ STEPS = {  # API name -> the statement's action
 }
 
 
-def _hex_id(text: str, what: str) -> bytes:
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise InvalidMessage(f"a {what} id is 32 hexadecimal characters", id=text[:64])
-    return value
-
-
 def _federation_id(request: web.Request) -> bytes:
-    return _hex_id(request.match_info["federation_id"], "federation")
+    return agreement_id_from_hex(request.match_info["federation_id"], "federation")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -280,7 +270,7 @@ async def list_proposals(request: web.Request) -> web.Response:
     def read() -> list[dict[str, Any]]:
         now = now_ms()
         if wanted:
-            states = [federations.load(node, _hex_id(wanted, "federation"))]
+            states = [federations.load(node, agreement_id_from_hex(wanted, "federation"))]
         else:
             states = federations.load_all(node)
         return [

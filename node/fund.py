@@ -27,7 +27,7 @@ from storage import peers, session
 
 from . import agreements, convened, federations
 from .federations import UnknownFederation
-from .wire import plain
+from .wire import agreement_id_from_hex, plain
 from .convened import say
 from .runtime import Node
 
@@ -55,13 +55,7 @@ assert {action for _, action in rules.EVENTS} == set(SECRETARIAT_STEPS.values())
 
 def federation_id(text: str) -> bytes:
     """A federation's id from its 32 hexadecimal characters (its chain's agreement id)."""
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise InvalidMessage("a federation id is 32 hexadecimal characters", federation=text[:64])
-    return value
+    return agreement_id_from_hex(text, "federation")
 
 
 async def federation_state(node: Node, fid: bytes) -> AgreementState:

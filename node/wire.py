@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from protocol import ProtocolError, encode
+from protocol import InvalidMessage, ProtocolError, encode
 
 CONTENT_TYPE = "application/x-maillage+msgpack"
 FEDERATION_PREFIX = "/fed/v1"
@@ -35,6 +35,18 @@ def plain(value: Any) -> Any:
         return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     if hasattr(value, "to_wire"):
         return plain(value.to_wire())
+    return value
+
+
+def agreement_id_from_hex(text: str, what: str = "agreement") -> bytes:
+    """A 16-byte agreement id (a loan's, a campaign's, a federation's) from its 32 hexadecimal characters."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 16:
+        article = "an" if what[0] in "aeiou" else "a"
+        raise InvalidMessage(f"{article} {what} id is 32 hexadecimal characters", **{what: text[:64]})
     return value
 
 

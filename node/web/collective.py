@@ -23,7 +23,7 @@ from storage import agreements as stored
 from storage import peers, records, session
 
 from ..agreements import open_chain
-from ..wire import plain
+from ..wire import agreement_id_from_hex, plain
 from ..runtime import Node
 from .pages_agreements import Verification, parse_money, verify_chain
 from .render import N_
@@ -436,12 +436,9 @@ def chain_view(node: Node, agreement_id: bytes) -> tuple[Verification, list[dict
 def hex_id(text: str, request: web.Request, unknown: Any) -> bytes:
     """A 16-byte id from its 32 hexadecimal characters, else the page's styled 404 (``unknown(request)``)."""
     try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise unknown(request)
-    return value
+        return agreement_id_from_hex(text)
+    except InvalidMessage:
+        raise unknown(request) from None
 
 
 def today_input(now: int) -> str:

@@ -38,7 +38,7 @@ from ..agreements_api import (
 )
 from ..clock import now_ms
 from ..runtime import NODE, Node
-from ..wire import plain
+from ..wire import agreement_id_from_hex, plain
 from .auth import MEMBER, READER, current_user, form, has_role, require
 from .render import not_found, redirect, render, translator
 
@@ -139,12 +139,9 @@ def names_of(node: Node, s: Any, node_ids: Any) -> dict[str, str]:
 
 def agreement_id_of(text: str, request: web.Request | None = None) -> bytes:
     try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 16:
-        raise _unknown_agreement(request) if request is not None else web.HTTPNotFound()
-    return value
+        return agreement_id_from_hex(text)
+    except InvalidMessage:
+        raise (_unknown_agreement(request) if request is not None else web.HTTPNotFound()) from None
 
 
 def _unknown_agreement(request: web.Request) -> web.HTTPException:
