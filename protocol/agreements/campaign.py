@@ -872,7 +872,6 @@ CAMPAIGN = register_kind(
     Kind(
         name=KIND,
         roles=(ORGANISER,),
-        terms=CampaignTerms,
         openings={"open": Transition(_O, CampaignOpening, "draft", effect=_open)},
         table={
             ("draft", "record"): _embedding("draft"),

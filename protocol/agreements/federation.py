@@ -732,7 +732,6 @@ FEDERATION = register_kind(
     Kind(
         name=KIND,
         roles=(SECRETARIAT,),
-        terms=Charter,
         openings={"found": Transition(_S, Founding, FORMING, effect=_found)},
         table={**TABLE, **fund.EVENTS},
         terminal=frozenset(),

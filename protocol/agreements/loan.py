@@ -237,7 +237,6 @@ LOAN = register_kind(
     Kind(
         name=KIND,
         roles=(OWNER, BORROWER),
-        terms=LoanTerms,
         openings={"request": Transition(_B, LoanRequest, "requested", Step.PROPOSE)},
         table={
             ("requested", "offer"): Transition(_O, LoanProposal, "offered", Step.PROPOSE),

@@ -198,17 +198,16 @@ class Transition:
 
 @dataclass(frozen=True, eq=False)
 class Kind:
-    """One kind of agreement: its roles, terms and transition table.
+    """One kind of agreement: its roles and transition table.
 
     Data models follow the step: an opening's data carries ``parties`` (role ->
-    node id); a propose step's data carries ``terms`` (a ``terms`` model with
-    the expiry ``expiry`` reads) and ``seal_sig``; an accept step's data is
+    node id); a propose step's data carries ``terms`` (the kind's terms model,
+    whose expiry ``expiry`` reads) and ``seal_sig``; an accept step's data is
     ``Acceptance``. An action is the same step wherever it appears.
     """
 
     name: str
     roles: tuple[str, ...]
-    terms: type[Body]
     openings: Mapping[str, Transition]  # action -> transition from no agreement
     table: Mapping[tuple[str, str], Transition]  # (state, action) -> transition
     terminal: frozenset[str]

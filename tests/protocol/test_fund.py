@@ -102,7 +102,6 @@ KIND = register_kind(
     Kind(
         name=KIND_NAME,
         roles=("secretariat",),
-        terms=Founding,
         openings={"found": Transition(_S, Founding, "active", effect=_found)},
         table={
             **fund.EVENTS,

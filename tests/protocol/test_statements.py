@@ -66,7 +66,6 @@ TALLY = register_kind(
     Kind(
         name="test-tally",
         roles=("convener",),
-        terms=Body,
         openings={"open": Transition(_C, Open, "open", effect=_no_terms)},
         table={
             ("open", "record"): Transition(_C, Embedding, "open", Step.EMBED),
