@@ -15,7 +15,6 @@ it, reading a crowdfunding platform's CSV export into one aggregated import
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -514,17 +513,12 @@ def aggregate_export(data: bytes, *, tz: str = DEFAULT_TZ) -> ExportTotals:
 
 # ---- concluding when the deadline passes -----------------------------------------------------
 
-_WAKERS: dict[int, asyncio.Event] = {}
-
-
 def wake_conclusions(node: Node) -> None:
     """A campaign was opened: let the conclusion loop see its deadline."""
-    event = _WAKERS.get(id(node))
-    if event is not None:
-        event.set()
+    node.campaigns_now.set()
 
 
-def _due(node: Node, now: int, deadlines: dict[bytes, int]) -> tuple[list[tuple[bytes, str]], int | None]:
+def _due(node: Node, now: int) -> tuple[list[tuple[bytes, str]], int | None]:
     """Our campaigns to conclude (open) or cancel (still draft) now, and the next deadline to come."""
     due: list[tuple[bytes, str]] = []
     upcoming: int | None = None
@@ -533,12 +527,10 @@ def _due(node: Node, now: int, deadlines: dict[bytes, int]) -> tuple[list[tuple[
             Agreement.kind == KIND, Agreement.our_role == ORGANISER, Agreement.state.in_(OPEN_STATES)  # type: ignore[attr-defined]
         )
         for row in s.scalars(stmt):
-            if row.id not in deadlines:
-                state = held_state(s, row.id)
-                if state is None:
-                    continue
-                deadlines[row.id] = state.terms.deadline
-            deadline = deadlines[row.id]
+            state = held_state(s, row.id)  # the cached state: a few look-ups, no replay
+            if state is None:
+                continue
+            deadline = state.terms.deadline
             if deadline <= now:
                 due.append((row.id, "conclude" if row.state == "open" else "cancel"))
             else:
@@ -559,23 +551,17 @@ async def _end_one(node: Node, agreement_id: bytes, action: str) -> None:
 async def conclude_when_due(node: Node) -> None:
     """Conclude our open campaigns once their deadline passed (cancel those still awaiting a
     co-organiser's signature): runs as long as the node."""
-    wake = asyncio.Event()
-    _WAKERS[id(node)] = wake
-    deadlines: dict[bytes, int] = {}
-    try:
-        while True:
-            wait = CHECK_INTERVAL_S
-            try:
-                due, upcoming = await node.run(_due, node, now_ms(), deadlines)
-                for agreement_id, action in due:
-                    await _end_one(node, agreement_id, action)
-                if upcoming is not None:
-                    wait = min(wait, max(0.0, (upcoming - now_ms()) / 1000) + 0.05)
-            except Exception:  # a bug must not stop conclusions for good
-                log.exception("concluding campaigns failed")
-            await wait_or_timeout(wake, wait)
-    finally:
-        _WAKERS.pop(id(node), None)
+    while True:
+        wait = CHECK_INTERVAL_S
+        try:
+            due, upcoming = await node.run(_due, node, now_ms())
+            for agreement_id, action in due:
+                await _end_one(node, agreement_id, action)
+            if upcoming is not None:
+                wait = min(wait, max(0.0, (upcoming - now_ms()) / 1000) + 0.05)
+        except Exception:  # a bug must not stop conclusions for good
+            log.exception("concluding campaigns failed")
+        await wait_or_timeout(node.campaigns_now, wait)
 
 
 __all__ = [

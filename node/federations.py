@@ -13,8 +13,6 @@ to federations, is set to the members the chain states.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +35,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLL_S = 5.0  # how often the secretariat looks for windows that ended (sooner when one is due)
 
-_wakeups: dict[str, asyncio.Event] = {}  # node id -> wakes that node's closing loop
-_schedules: dict[str, dict[bytes, tuple[int, int | None]]] = {}  # node id -> federation -> (seq seen, next close)
 
 
 # ---- membership bookkeeping (in the transaction of each federation event) ------------------------
@@ -141,30 +137,25 @@ async def close_now(node: Node, federation_id: bytes, proposal_id: str) -> Agree
 
 def wake(node: Node) -> None:
     """Have the closing loop look now (a proposal was made or amended here)."""
-    event = _wakeups.get(node.node_id)
-    if event is not None:
-        event.set()
+    node.decisions_now.set()
 
 
-def _ours_to_close(node: Node) -> list[tuple[bytes, int]]:
-    """(id, seq) of the federations whose secretariat we are, read from their rows (no replay)."""
+def _ours_to_close(node: Node) -> list[bytes]:
+    """The federations whose secretariat we are."""
     with session(node.engine) as s:
-        rows = s.exec(select(Agreement.id, Agreement.seq, Agreement.parties).where(Agreement.kind == F.KIND))
-        return [(fid, seq) for fid, seq, parties in rows if json.loads(parties).get(F.SECRETARIAT) == node.node_id]
+        stmt = select(Agreement.id).where(Agreement.kind == F.KIND, Agreement.our_role == F.SECRETARIAT)
+        return list(s.exec(stmt))
 
 
 async def close_due(node: Node) -> float | None:
     """Close every proposal whose window ended, in the federations we are the secretariat of.
 
-    Returns the seconds until the next window ends (None when no proposal is open). A chain
-    is replayed only when it grew or one of its windows ended since it was last looked at.
+    Returns the seconds until the next window ends (None when no proposal is open). Loading a
+    federation's state costs a few look-ups: the node keeps the latest state of each chain.
     """
     now = now_ms()
-    schedule = _schedules.setdefault(node.node_id, {})
-    for federation_id, seq in await node.run(_ours_to_close, node):
-        seen = schedule.get(federation_id)
-        if seen is not None and seen[0] == seq and (seen[1] is None or seen[1] > now):
-            continue
+    upcoming: list[int] = []
+    for federation_id in await node.run(_ours_to_close, node):
         state = await node.run(load, node, federation_id)
         for proposal_id in F.due(state, now):
             try:
@@ -172,8 +163,9 @@ async def close_due(node: Node) -> float | None:
             except ProtocolError as exc:  # e.g. amended meanwhile: the new window is judged when it ends
                 log.info("proposal %s of federation %s not closed: %s", proposal_id, federation_id.hex(), exc.message)
                 state = await node.run(load, node, federation_id)
-        schedule[federation_id] = (state.seq, _next_close(state))
-    upcoming = [at for _, at in schedule.values() if at is not None]
+        next_close = _next_close(state)
+        if next_close is not None:
+            upcoming.append(next_close)
     return max(0.0, (min(upcoming) - now_ms()) / 1000) if upcoming else None
 
 
@@ -184,19 +176,14 @@ def _next_close(state: AgreementState) -> int | None:
 
 async def close_decisions_forever(node: Node) -> None:
     """The secretariat's loop: close proposals as their windows end (started by node/app.py)."""
-    event = _wakeups.setdefault(node.node_id, asyncio.Event())
-    try:
-        while True:
-            try:
-                until_next = await close_due(node)
-            except Exception:  # a bug must not stop closing for good
-                log.exception("closing federation proposals failed")
-                until_next = None
-            delay = CLOSE_POLL_S if until_next is None else min(CLOSE_POLL_S, until_next + 0.01)
-            await wait_or_timeout(event, delay)
-    finally:
-        _wakeups.pop(node.node_id, None)
-        _schedules.pop(node.node_id, None)
+    while True:
+        try:
+            until_next = await close_due(node)
+        except Exception:  # a bug must not stop closing for good
+            log.exception("closing federation proposals failed")
+            until_next = None
+        delay = CLOSE_POLL_S if until_next is None else min(CLOSE_POLL_S, until_next + 0.01)
+        await wait_or_timeout(node.decisions_now, delay)
 
 
 __all__ = [

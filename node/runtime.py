@@ -50,6 +50,8 @@ class Node:
     keyring: KeyRing = field(default_factory=KeyRing)  # certified key histories of peers that rotated keys
     agreement_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one agreement step at a time
     outbox_now: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the outbox's delivery loop
+    campaigns_now: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the campaigns' conclusion loop
+    decisions_now: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the secretariat's closing loop
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _loops: set[asyncio.Task[Any]] = field(default_factory=set)
 
